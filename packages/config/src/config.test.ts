@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./index.ts";
+
+describe("loadConfig", () => {
+  it("runs on embedded engines with no variables at all", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ host: "127.0.0.1", port: 8080, isProduction: false });
+    expect(config.database.url).toBeUndefined();
+    expect(config.amqp.url).toBeUndefined();
+    expect(config.database.dataDir).toBe("./.taskflow");
+  });
+
+  it("stops on a bad value, naming the variable and what it got", () => {
+    expect(() => loadConfig({ TASKFLOW_PORT: "eighty" })).toThrow(ConfigError);
+    expect(() => loadConfig({ TASKFLOW_PORT: "eighty" })).toThrow(/TASKFLOW_PORT.*"eighty"/);
+    expect(() => loadConfig({ TASKFLOW_DATABASE_URL: "mysql://x" })).toThrow(
+      /TASKFLOW_DATABASE_URL/,
+    );
+    expect(() => loadConfig({ TASKFLOW_WORKER_CONCURRENCY: "0" })).toThrow(
+      /TASKFLOW_WORKER_CONCURRENCY/,
+    );
+  });
+
+  it("lists every bad variable at once", () => {
+    try {
+      loadConfig({ TASKFLOW_PORT: "-1", TASKFLOW_LOG_LEVEL: "loud" });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ConfigError).problems).toHaveLength(2);
+    }
+  });
+
+  it("refuses production without a JWT secret, and a short secret anywhere", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/TASKFLOW_JWT_SECRET/);
+    expect(() => loadConfig({ TASKFLOW_JWT_SECRET: "short" })).toThrow(/TASKFLOW_JWT_SECRET/);
+    const config = loadConfig({ NODE_ENV: "production", TASKFLOW_JWT_SECRET: "x".repeat(40) });
+    expect(config.auth.cookieSecure).toBe(true);
+  });
+
+  it("treats empty strings as unset", () => {
+    expect(loadConfig({ TASKFLOW_AMQP_URL: "", TASKFLOW_PORT: "" }).port).toBe(8080);
+  });
+
+  it("derives the prefetch from the concurrency unless set", () => {
+    expect(loadConfig({ TASKFLOW_WORKER_CONCURRENCY: "100" }).worker.prefetch).toBe(200);
+    expect(loadConfig({ TASKFLOW_WORKER_PREFETCH: "7" }).worker.prefetch).toBe(7);
+  });
+});

@@ -1,0 +1,118 @@
+import { z } from "zod";
+
+/**
+ * Every setting TaskFlow reads, parsed once at start-up from TASKFLOW_* variables.
+ * Nothing else in the code base reads `process.env`: pass a `Config` (or the part you need).
+ */
+const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  TASKFLOW_HOST: z.string().min(1).default("127.0.0.1"),
+  TASKFLOW_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  TASKFLOW_LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info"),
+
+  /** PostgreSQL URL; unset means embedded PGlite in TASKFLOW_DATA_DIR. */
+  TASKFLOW_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  TASKFLOW_DATA_DIR: z.string().min(1).default("./.taskflow"),
+  TASKFLOW_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+
+  /** RabbitMQ URL; unset means the embedded, database-backed task queue. */
+  TASKFLOW_AMQP_URL: z.url({ protocol: /^amqps?$/ }).optional(),
+  TASKFLOW_TASK_QUEUE: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,200}$/)
+    .default("taskflow.tasks"),
+
+  TASKFLOW_JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  TASKFLOW_JWT_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+  TASKFLOW_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10),
+  TASKFLOW_COOKIE_SECURE: z.stringbool().optional(),
+
+  TASKFLOW_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(64),
+  TASKFLOW_WORKER_PREFETCH: z.coerce.number().int().min(1).max(65_535).optional(),
+  TASKFLOW_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(1_000),
+  TASKFLOW_RETRY_MAX_MS: z.coerce.number().int().min(1).max(86_400_000).default(300_000),
+  TASKFLOW_TRUST_PROXY: z.stringbool().default(false),
+  TASKFLOW_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env["NODE_ENV"];
+  isProduction: boolean;
+  host: string;
+  port: number;
+  logLevel: Env["TASKFLOW_LOG_LEVEL"];
+  database: { url: string | undefined; dataDir: string; poolSize: number };
+  amqp: { url: string | undefined; taskQueue: string };
+  auth: {
+    jwtSecret: string | undefined;
+    tokenTtlSeconds: number;
+    loginRateLimitPerMinute: number;
+    cookieSecure: boolean;
+  };
+  worker: { concurrency: number; prefetch: number; retryBaseMs: number; retryMaxMs: number };
+  trustProxy: boolean;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses and validates the environment; throws a ConfigError naming each bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset", as shells and compose files tend to produce them.
+  const cleaned = Object.fromEntries(
+    Object.entries(source).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join(".");
+        const given = cleaned[name];
+        return `${name}: ${issue.message}${given === undefined ? "" : ` (got "${given}")`}`;
+      }),
+    );
+  }
+  const env = parsed.data;
+  const isProduction = env.NODE_ENV === "production";
+  if (isProduction && !env.TASKFLOW_JWT_SECRET) {
+    throw new ConfigError([
+      "TASKFLOW_JWT_SECRET: required when NODE_ENV=production (at least 32 random characters)",
+    ]);
+  }
+  return {
+    env: env.NODE_ENV,
+    isProduction,
+    host: env.TASKFLOW_HOST,
+    port: env.TASKFLOW_PORT,
+    logLevel: env.TASKFLOW_LOG_LEVEL,
+    database: {
+      url: env.TASKFLOW_DATABASE_URL,
+      dataDir: env.TASKFLOW_DATA_DIR,
+      poolSize: env.TASKFLOW_DB_POOL_SIZE,
+    },
+    amqp: { url: env.TASKFLOW_AMQP_URL, taskQueue: env.TASKFLOW_TASK_QUEUE },
+    auth: {
+      jwtSecret: env.TASKFLOW_JWT_SECRET,
+      tokenTtlSeconds: env.TASKFLOW_JWT_TTL_SECONDS,
+      loginRateLimitPerMinute: env.TASKFLOW_LOGIN_RATE_LIMIT,
+      cookieSecure: env.TASKFLOW_COOKIE_SECURE ?? isProduction,
+    },
+    worker: {
+      concurrency: env.TASKFLOW_WORKER_CONCURRENCY,
+      prefetch: env.TASKFLOW_WORKER_PREFETCH ?? Math.max(env.TASKFLOW_WORKER_CONCURRENCY * 2, 100),
+      retryBaseMs: env.TASKFLOW_RETRY_BASE_MS,
+      retryMaxMs: env.TASKFLOW_RETRY_MAX_MS,
+    },
+    trustProxy: env.TASKFLOW_TRUST_PROXY,
+    shutdownTimeoutMs: env.TASKFLOW_SHUTDOWN_TIMEOUT_MS,
+  };
+}

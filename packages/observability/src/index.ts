@@ -1,0 +1,4 @@
+export * from "./logger.ts";
+export * from "./metrics.ts";
+export * from "./ops.ts";
+export * from "./shutdown.ts";

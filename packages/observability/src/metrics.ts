@@ -1,0 +1,72 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * The Prometheus metrics of one process. Every role registers the same names, so a
+ * dashboard sums them across processes; a role simply leaves unused ones at zero.
+ */
+export function createMetrics(service: string) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const refreshers: (() => Promise<void>)[] = [];
+  new Gauge({
+    name: "taskflow_scrape_refresh_errors",
+    help: "Database-backed gauges that could not be refreshed on the last scrape",
+    registers: [registry],
+    async collect() {
+      const results = await Promise.allSettled(refreshers.map((refresh) => refresh()));
+      this.set(results.filter((r) => r.status === "rejected").length);
+    },
+  });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: "taskflow_http_request_duration_seconds",
+      help: "HTTP request latency by route and status code",
+      labelNames: ["method", "route", "status_code"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    published: new Counter({
+      name: "taskflow_messages_published_total",
+      help: "Messages the relay published and the engine confirmed, by destination",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+    }),
+    consumed: new Counter({
+      name: "taskflow_messages_consumed_total",
+      help: "Deliveries settled by consumers, by queue and outcome (ack, retry, dead, skip)",
+      labelNames: ["queue", "outcome"] as const,
+      registers: [registry],
+    }),
+    tasksFinished: new Counter({
+      name: "taskflow_tasks_finished_total",
+      help: "Task attempts finished by workers, by type and resulting status",
+      labelNames: ["type", "status"] as const,
+      registers: [registry],
+    }),
+    /** Set by a collect callback where the role can read them (see `onCollect`). */
+    tasksByStatus: new Gauge({
+      name: "taskflow_tasks",
+      help: "Tasks by status, across all owners",
+      labelNames: ["status"] as const,
+      registers: [registry],
+    }),
+    outboxPending: new Gauge({
+      name: "taskflow_outbox_pending",
+      help: "Outbox messages due and not yet published",
+      registers: [registry],
+    }),
+    outboxLagSeconds: new Gauge({
+      name: "taskflow_outbox_lag_seconds",
+      help: "Age of the oldest due outbox message",
+      registers: [registry],
+    }),
+    /** Runs `refresh` before each scrape, so gauges read from the database stay current. */
+    onCollect(refresh: () => Promise<void>) {
+      refreshers.push(refresh);
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
