@@ -1,0 +1,6 @@
+export { type Kysely, sql, type Transaction } from "kysely";
+export * from "./database.ts";
+export * from "./group-commit.ts";
+export * from "./migrator.ts";
+export * from "./outbox.ts";
+export * from "./schema.ts";

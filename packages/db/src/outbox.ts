@@ -1,0 +1,93 @@
+import { type Kysely, sql } from "kysely";
+import type { Database, OutboxRow } from "./schema.ts";
+
+/** NOTIFY channel that wakes the relay when a transaction commits outbox rows. */
+export const OUTBOX_CHANNEL = "taskflow_outbox";
+
+/** A message promised to an engine, written in the same transaction as the change it reports. */
+export interface OutboxMessage {
+  /** Where the relay sends it, e.g. "task-queue". */
+  destination: string;
+  /** Partition / routing key where the engine has one. */
+  key?: string | null;
+  payload: unknown;
+  headers?: Record<string, string>;
+  /** Not before this time (retry backoff); now when omitted. */
+  availableAt?: Date;
+}
+
+/**
+ * Adds messages to the outbox and wakes the relay, in one statement on the caller's
+ * transaction: the NOTIFY is delivered only if that transaction commits.
+ */
+export async function appendToOutbox(
+  trx: Kysely<Database>,
+  messages: readonly OutboxMessage[],
+): Promise<void> {
+  if (messages.length === 0) return;
+  await trx
+    .with("appended", (qb) =>
+      qb.insertInto("outbox").values(
+        messages.map((m) => ({
+          destination: m.destination,
+          message_key: m.key ?? null,
+          payload: JSON.stringify(m.payload),
+          headers: JSON.stringify(m.headers ?? {}),
+          ...(m.availableAt ? { available_at: m.availableAt } : {}),
+        })),
+      ),
+    )
+    .selectNoFrom(sql<string>`pg_notify(${OUTBOX_CHANNEL}, '')`.as("notified"))
+    .execute();
+}
+
+/** The oldest messages that are due, at most `limit`. */
+export async function fetchDueOutbox(db: Kysely<Database>, limit: number): Promise<OutboxRow[]> {
+  return db
+    .selectFrom("outbox")
+    .selectAll()
+    .where("available_at", "<=", sql<Date>`now()`)
+    .orderBy("available_at")
+    .orderBy("id")
+    .limit(limit)
+    .execute();
+}
+
+/** Removes messages the engines have confirmed. */
+export async function deleteOutbox(db: Kysely<Database>, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .deleteFrom("outbox")
+    .where("id", "=", sql<number>`ANY(${sql.val(ids)}::bigint[])`)
+    .execute();
+}
+
+/** Milliseconds until the next delayed message is due, or undefined when none waits. */
+export async function msUntilNextOutbox(db: Kysely<Database>): Promise<number | undefined> {
+  const row = await db
+    .selectFrom("outbox")
+    .select(
+      sql<number>`greatest(0, extract(epoch from (min(available_at) - now())) * 1000)`.as("ms"),
+    )
+    .executeTakeFirst();
+  return row?.ms == null ? undefined : Number(row.ms);
+}
+
+export async function outboxLag(
+  db: Kysely<Database>,
+): Promise<{ pending: number; oldestSeconds: number }> {
+  const row = await db
+    .selectFrom("outbox")
+    .select([
+      sql<number>`count(*)::int`.as("pending"),
+      sql<number>`coalesce(extract(epoch from now() - min(created_at)), 0)::float8`.as("oldest"),
+    ])
+    .where("available_at", "<=", sql<Date>`now()`)
+    .executeTakeFirstOrThrow();
+  return { pending: row.pending, oldestSeconds: row.oldest };
+}
+
+/** Deleted rows leave dead tuples that slow the next scans: the relay vacuums often. */
+export async function vacuumOutbox(db: Kysely<Database>): Promise<void> {
+  await sql`VACUUM (ANALYZE) outbox`.execute(db);
+}

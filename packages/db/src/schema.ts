@@ -1,0 +1,101 @@
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+
+/** Column types of the TaskFlow schema, kept in step with ./migrations by hand (reviewed with them). */
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json = ColumnType<unknown, string, string>;
+
+export const TASK_STATUSES = [
+  "PENDING",
+  "PROCESSING",
+  "RETRYING",
+  "DONE",
+  "FAILED",
+  "CANCELLED",
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string;
+  created_at: Generated<Date>;
+}
+
+export interface TasksTable {
+  id: string;
+  owner_id: string;
+  type: string;
+  title: string | null;
+  payload: Json;
+  status: TaskStatus;
+  attempts: Generated<number>;
+  max_attempts: number;
+  result: Json | null;
+  last_error: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+/** Per-owner running counts by status, kept in the same transactions that move tasks. */
+export interface TaskCountsTable {
+  owner_id: string;
+  status: TaskStatus;
+  count: number;
+}
+
+/**
+ * Transactional outbox: a row here is a message promised to an engine. The relay publishes
+ * it once `available_at` has passed and deletes it once the engine has confirmed it.
+ */
+export interface OutboxTable {
+  id: Generated<number>;
+  destination: string;
+  message_key: string | null;
+  payload: Json;
+  headers: ColumnType<Record<string, string>, string | undefined, string>;
+  available_at: Timestamp;
+  created_at: Generated<Date>;
+}
+
+/** The embedded task queue's messages (used when no RabbitMQ is configured). */
+export interface QueueMessagesTable {
+  id: Generated<number>;
+  queue: string;
+  message_id: string;
+  body: Json;
+  headers: ColumnType<Record<string, string>, string | undefined, string>;
+  deliveries: Generated<number>;
+  visible_at: Timestamp;
+  created_at: Generated<Date>;
+}
+
+export interface QueueDeadLettersTable {
+  id: Generated<number>;
+  queue: string;
+  message_id: string;
+  body: Json;
+  headers: ColumnType<Record<string, string>, string, string>;
+  reason: string;
+  deliveries: number;
+  dead_at: Generated<Date>;
+}
+
+export interface Database {
+  users: UsersTable;
+  tasks: TasksTable;
+  task_counts: TaskCountsTable;
+  outbox: OutboxTable;
+  queue_messages: QueueMessagesTable;
+  queue_dead_letters: QueueDeadLettersTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type TaskRow = Selectable<TasksTable>;
+export type NewTaskRow = Insertable<TasksTable>;
+export type OutboxRow = Selectable<OutboxTable>;
