@@ -1,0 +1,193 @@
+import amqp, { type AmqpConnectionManager, type ChannelWrapper } from "amqp-connection-manager";
+import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type {
+  ConsumeOptions,
+  Delivery,
+  QueueMessage,
+  QueueStats,
+  Subscription,
+  TaskQueue,
+} from "../task-queue.ts";
+
+export interface RabbitMqTaskQueueOptions {
+  url: string;
+  /** Work queue name; the dead-letter queue is `<name>.dead`. */
+  queue: string;
+  heartbeatSeconds?: number;
+  /**
+   * Deliveries after which RabbitMQ itself dead-letters a message (a poison message that
+   * kills every consumer). RabbitMQ 3.10 sets no limit on its own, so it is set here.
+   */
+  deliveryLimit?: number;
+  onError?: (error: Error) => void;
+}
+
+/**
+ * RabbitMQ adapter: a quorum queue (replicated, fsynced, with a delivery limit) whose
+ * dead letters go to `<queue>.dead` through the `<queue>.dlx` exchange. The connection
+ * manager reconnects with backoff, re-runs the topology setup on every new channel,
+ * re-subscribes consumers and re-sends publishes that were never confirmed.
+ */
+export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): TaskQueue {
+  const { queue } = options;
+  const deadQueue = `${queue}.dead`;
+  const deadExchange = `${queue}.dlx`;
+  const connection: AmqpConnectionManager = amqp.connect([options.url], {
+    heartbeatIntervalInSeconds: options.heartbeatSeconds ?? 10,
+    reconnectTimeInSeconds: 1,
+  });
+  connection.on("connectFailed", ({ err }) => options.onError?.(err));
+  connection.on("disconnect", ({ err }) => options.onError?.(err));
+
+  const declareTopology = async (channel: Channel | ConfirmChannel) => {
+    await channel.assertExchange(deadExchange, "fanout", { durable: true });
+    await channel.assertQueue(deadQueue, {
+      durable: true,
+      arguments: { "x-queue-type": "quorum" },
+    });
+    await channel.bindQueue(deadQueue, deadExchange, "");
+    await channel.assertQueue(queue, {
+      durable: true,
+      arguments: {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": options.deliveryLimit ?? 20,
+        "x-dead-letter-exchange": deadExchange,
+      },
+    });
+  };
+
+  const publisher: ChannelWrapper = connection.createChannel({
+    name: `${queue}:publish`,
+    confirm: true,
+    setup: declareTopology,
+  });
+  publisher.on("error", (error) => options.onError?.(error));
+  let consumerChannel: ChannelWrapper | undefined;
+
+  return {
+    engine: "rabbitmq",
+    name: queue,
+
+    async publish(messages: readonly QueueMessage[]) {
+      // All in flight at once: each promise settles on its own confirm.
+      await Promise.all(
+        messages.map((m) =>
+          publisher.sendToQueue(queue, Buffer.from(JSON.stringify(m.body)), {
+            persistent: true,
+            messageId: m.id,
+            contentType: "application/json",
+            headers: m.headers ?? {},
+          }),
+        ),
+      );
+    },
+
+    async consume(onDelivery: (delivery: Delivery) => void, { prefetch }: ConsumeOptions) {
+      const channel = connection.createChannel({
+        name: `${queue}:consume`,
+        confirm: false,
+        setup: declareTopology,
+      });
+      channel.on("error", (error) => options.onError?.(error));
+      // Bumped whenever the channel is lost: deliveries from before cannot be settled any more.
+      let generation = 0;
+      const lost = () => generation++;
+      connection.on("disconnect", lost);
+      channel.on("error", lost);
+      consumerChannel = channel;
+      const { consumerTag } = await channel.consume(
+        queue,
+        (raw: ConsumeMessage) => {
+          const born = generation;
+          onDelivery(toDelivery(channel, raw, () => born === generation));
+        },
+        { noAck: false, prefetch },
+      );
+      return {
+        async stop() {
+          await channel.cancel(consumerTag).catch(() => {});
+        },
+      } satisfies Subscription;
+    },
+
+    async stats(): Promise<QueueStats> {
+      const [main, dead] = await Promise.all([
+        publisher.checkQueue(queue),
+        publisher.checkQueue(deadQueue),
+      ]);
+      return {
+        waiting: main.messageCount,
+        consumers: main.consumerCount,
+        deadLettered: dead.messageCount,
+      };
+    },
+
+    async peekDeadLetters(limit: number) {
+      // AMQP has no peek: read with acks off on a throwaway channel, then let them go back.
+      const channel = connection.createChannel({ name: `${queue}:peek`, confirm: false });
+      try {
+        await channel.waitForConnect();
+        const found: QueueMessage[] = [];
+        for (let i = 0; i < limit; i++) {
+          const message = await channel.get(deadQueue, { noAck: false });
+          if (!message) break;
+          found.push(toQueueMessage(message));
+        }
+        return found;
+      } finally {
+        await channel.close(); // unacked gets are requeued when the channel closes
+      }
+    },
+
+    async ping() {
+      if (!connection.isConnected()) throw new Error("RabbitMQ is not connected");
+      await publisher.checkQueue(queue);
+    },
+
+    async close() {
+      await consumerChannel?.close().catch(() => {});
+      await publisher.close().catch(() => {});
+      await connection.close();
+    },
+  };
+}
+
+function toQueueMessage(
+  raw: ConsumeMessage | { content: Buffer; properties: ConsumeMessage["properties"] },
+): QueueMessage {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw.properties.headers ?? {})) {
+    if (typeof value === "string") headers[key] = value;
+  }
+  return {
+    id: String(raw.properties.messageId ?? ""),
+    body: JSON.parse(raw.content.toString("utf8")),
+    headers,
+  };
+}
+
+function toDelivery(
+  channel: ChannelWrapper,
+  raw: ConsumeMessage,
+  isCurrent: () => boolean,
+): Delivery {
+  let message: QueueMessage;
+  try {
+    message = toQueueMessage(raw);
+  } catch {
+    // Not JSON: the consumer sees no body and dead-letters it.
+    message = { id: String(raw.properties.messageId ?? ""), body: undefined };
+  }
+  // A delivery tag belongs to the channel that delivered it: after a reconnect the broker
+  // has already requeued it, and settling it on the new channel would close that channel.
+  const settle = (fn: () => void) => {
+    if (isCurrent()) fn();
+  };
+  return {
+    message,
+    redelivered: raw.fields.redelivered,
+    ack: () => settle(() => channel.ack(raw)),
+    requeue: () => settle(() => channel.nack(raw, false, true)),
+    deadLetter: () => settle(() => channel.nack(raw, false, false)),
+  };
+}

@@ -1,0 +1,159 @@
+import { waitFor } from "@taskflow/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Delivery, QueueMessage, TaskQueue } from "../src/index.ts";
+
+/**
+ * What every TaskQueue adapter promises, run against each real engine. `open(name)` returns
+ * a fresh adapter instance on the queue `name` (a second call: a second process on it).
+ */
+export interface TaskQueueFixture {
+  open(queue: string): Promise<TaskQueue>;
+  newQueueName(): string;
+}
+
+function collect(queue: TaskQueue, prefetch = 50) {
+  const deliveries: Delivery[] = [];
+  const subscription = queue.consume((d) => deliveries.push(d), { prefetch });
+  return { deliveries, subscription };
+}
+
+export function describeTaskQueueContract(
+  engine: string,
+  fixture: () => Promise<TaskQueueFixture | undefined>,
+) {
+  describe(`TaskQueue contract on ${engine}`, async () => {
+    const f = await fixture();
+    const opened: TaskQueue[] = [];
+    const newQueueName = () => {
+      if (!f) throw new Error("fixture unavailable");
+      return f.newQueueName();
+    };
+    const open = async (name: string) => {
+      if (!f) throw new Error("fixture unavailable");
+      const q = await f.open(name);
+      opened.push(q);
+      return q;
+    };
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((q) => q.close().catch(() => {})));
+    });
+
+    it.skipIf(!f)("delivers each published message with its id, body and headers", async () => {
+      const name = newQueueName();
+      const queue = await open(name);
+      const sent: QueueMessage[] = Array.from({ length: 25 }, (_, i) => ({
+        id: `m-${i}`,
+        body: { n: i, nested: { ok: true } },
+        headers: { traceparent: `t-${i}` },
+      }));
+      await queue.publish(sent);
+      const { deliveries } = collect(queue);
+      await waitFor(() => deliveries.length === 25, { what: "25 deliveries" });
+      const got = deliveries
+        .map((d) => d.message)
+        .sort((a, b) => (a.body as { n: number }).n - (b.body as { n: number }).n);
+      expect(got.map((m) => m.id)).toEqual(sent.map((m) => m.id));
+      expect(got[3]?.body).toEqual({ n: 3, nested: { ok: true } });
+      expect(got[3]?.headers?.traceparent).toBe("t-3");
+      expect(deliveries.every((d) => !d.redelivered)).toBe(true);
+      for (const d of deliveries) d.ack();
+    });
+
+    it.skipIf(!f)("forgets acknowledged messages", async () => {
+      const name = newQueueName();
+      const queue = await open(name);
+      await queue.publish([
+        { id: "a", body: 1 },
+        { id: "b", body: 2 },
+      ]);
+      const { deliveries, subscription } = collect(queue);
+      await waitFor(() => deliveries.length === 2);
+      for (const d of deliveries) d.ack();
+      await (await subscription).stop();
+      await waitFor(async () => (await queue.stats()).waiting === 0, { what: "an empty queue" });
+      const again = await open(name);
+      const second = collect(again);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(second.deliveries).toHaveLength(0);
+    });
+
+    it.skipIf(!f)("redelivers, flagged, what a consumer held when it went away", async () => {
+      const name = newQueueName();
+      const first = await open(name);
+      await first.publish([{ id: "held", body: { x: 1 } }]);
+      const { deliveries } = collect(first);
+      await waitFor(() => deliveries.length === 1);
+      await first.close(); // dies without an answer
+      const second = await open(name);
+      const again = collect(second);
+      const redelivery = await waitFor(() => again.deliveries[0], { what: "the redelivery" });
+      expect(redelivery.message.id).toBe("held");
+      expect(redelivery.redelivered).toBe(true);
+      redelivery.ack();
+    });
+
+    it.skipIf(!f)("delivers a requeued message again", async () => {
+      const name = newQueueName();
+      const queue = await open(name);
+      await queue.publish([{ id: "again", body: "x" }]);
+      const { deliveries } = collect(queue);
+      await waitFor(() => deliveries.length === 1);
+      deliveries[0]?.requeue();
+      await waitFor(() => deliveries.length === 2, { what: "the second delivery" });
+      expect(deliveries[1]?.message.id).toBe("again");
+      deliveries[1]?.ack();
+    });
+
+    it.skipIf(!f)("moves a dead-lettered message to the dead-letter queue", async () => {
+      const name = newQueueName();
+      const queue = await open(name);
+      await queue.publish([
+        { id: "poison", body: { bad: true } },
+        { id: "fine", body: {} },
+      ]);
+      const { deliveries } = collect(queue);
+      await waitFor(() => deliveries.length === 2);
+      for (const d of deliveries) {
+        if (d.message.id === "poison") d.deadLetter("handler gave up");
+        else d.ack();
+      }
+      await waitFor(async () => (await queue.stats()).deadLettered === 1, {
+        what: "one dead letter",
+      });
+      const dead = await queue.peekDeadLetters(10);
+      expect(dead.map((m) => m.id)).toEqual(["poison"]);
+      expect(dead[0]?.body).toEqual({ bad: true });
+      expect((await queue.stats()).waiting).toBe(0);
+    });
+
+    it.skipIf(!f)("never hands out more than prefetch unsettled messages", async () => {
+      const name = newQueueName();
+      const queue = await open(name);
+      await queue.publish(Array.from({ length: 30 }, (_, i) => ({ id: `p-${i}`, body: i })));
+      const { deliveries } = collect(queue, 5);
+      await waitFor(() => deliveries.length === 5);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(deliveries).toHaveLength(5);
+      for (const d of deliveries.slice(0, 5)) d.ack();
+      await waitFor(() => deliveries.length === 10, { what: "the next five" });
+      for (const d of deliveries.slice(5)) d.ack();
+    });
+
+    it.skipIf(!f)("carries a thousand messages published at once", async () => {
+      const name = newQueueName();
+      const queue = await open(name);
+      await queue.publish(
+        Array.from({ length: 1_000 }, (_, i) => ({ id: `bulk-${i}`, body: { i } })),
+      );
+      const seen = new Set<string>();
+      await queue.consume(
+        (d) => {
+          seen.add(d.message.id);
+          d.ack();
+        },
+        { prefetch: 200 },
+      );
+      await waitFor(() => seen.size === 1_000, { what: "1,000 distinct deliveries" });
+    });
+  });
+}

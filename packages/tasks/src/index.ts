@@ -1,0 +1,3 @@
+export * from "./task.repository.ts";
+export * from "./task.ts";
+export * from "./task-transitions.ts";

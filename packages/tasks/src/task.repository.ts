@@ -1,0 +1,355 @@
+import {
+  appendToOutbox,
+  type Database,
+  type Kysely,
+  sql,
+  type TaskRow,
+  type TaskStatus,
+} from "@taskflow/db";
+import { uuidv7 } from "uuidv7";
+import {
+  CANCELLABLE_STATUSES,
+  retryDelayMs,
+  TASK_QUEUE_DESTINATION,
+  TASK_STATUSES,
+  type TaskMessage,
+} from "./task.ts";
+import { recordTransitions, type Transition } from "./task-transitions.ts";
+
+export interface NewTask {
+  ownerId: string;
+  type: string;
+  title: string | null;
+  payload: unknown;
+  maxAttempts: number;
+  /** With a key, a second create with the same key returns the first task. */
+  idempotencyKey?: string | undefined;
+  /** Fingerprint of the request body, to refuse a reused key with a different body. */
+  requestHash?: string | undefined;
+}
+
+export type CreateOutcome =
+  | { kind: "created"; task: TaskRow }
+  | { kind: "replayed"; task: TaskRow }
+  | { kind: "key_reused"; task: TaskRow };
+
+export interface TaskPage {
+  items: TaskRow[];
+  nextCursor: string | null;
+}
+
+export type CancelOutcome =
+  | { kind: "cancelled"; task: TaskRow }
+  | { kind: "not_found" }
+  | { kind: "not_cancellable"; status: TaskStatus };
+
+/** A delivery the worker wants to run. */
+export interface ClaimRequest {
+  taskId: string;
+  /** The engine delivered it before (its consumer died): a PROCESSING task may be taken over. */
+  redelivered: boolean;
+}
+
+export interface ClaimedTask {
+  id: string;
+  owner_id: string;
+  type: string;
+  payload: unknown;
+  attempts: number;
+  max_attempts: number;
+  status: TaskStatus;
+}
+
+export type TaskOutcome =
+  | { taskId: string; attempt: number; ok: true; result: unknown }
+  | { taskId: string; attempt: number; ok: false; error: string };
+
+export interface RetryPolicy {
+  baseMs: number;
+  maxMs: number;
+}
+
+const MAX_ERROR_LENGTH = 4_000;
+
+/**
+ * The task table's only writer. Every method that changes a status does it in one
+ * transaction with its counters, its live notification and (where a message must follow)
+ * its outbox row. Batch methods take many tasks at once: one commit, one fsync.
+ */
+export function createTaskRepository(db: Kysely<Database>) {
+  return {
+    /** Inserts tasks and their queue messages in one transaction (group commit). */
+    async createMany(inputs: readonly NewTask[]): Promise<CreateOutcome[]> {
+      if (inputs.length === 0) return [];
+      const now = new Date();
+      const rows = inputs.map((input) => ({
+        id: uuidv7(),
+        owner_id: input.ownerId,
+        type: input.type,
+        title: input.title,
+        payload: JSON.stringify(input.payload ?? {}),
+        status: "PENDING" as const,
+        max_attempts: input.maxAttempts,
+        idempotency_key: input.idempotencyKey ?? null,
+        request_hash: input.requestHash ?? null,
+        created_at: now,
+        updated_at: now,
+      }));
+      return db.transaction().execute(async (trx) => {
+        const inserted = await trx
+          .insertInto("tasks")
+          .values(rows)
+          .onConflict((oc) =>
+            oc
+              .columns(["owner_id", "idempotency_key"])
+              .where("idempotency_key", "is not", null)
+              .doNothing(),
+          )
+          .returningAll()
+          .execute();
+        const byId = new Map(inserted.map((row) => [row.id, row]));
+        const skipped = rows.filter((row) => !byId.has(row.id));
+        const existing = skipped.length
+          ? await trx
+              .selectFrom("tasks")
+              .selectAll()
+              .where((eb) =>
+                eb.or(
+                  skipped.map((row) =>
+                    eb.and([
+                      eb("owner_id", "=", row.owner_id),
+                      eb("idempotency_key", "=", row.idempotency_key),
+                    ]),
+                  ),
+                ),
+              )
+              .execute()
+          : [];
+        await appendToOutbox(
+          trx,
+          inserted.map((row) => ({
+            destination: TASK_QUEUE_DESTINATION,
+            key: row.id,
+            payload: { task_id: row.id, type: row.type } satisfies TaskMessage,
+          })),
+        );
+        await recordTransitions(
+          trx,
+          inserted.map((row) => ({ owner_id: row.owner_id, id: row.id, status: row.status })),
+        );
+        return rows.map((row, i): CreateOutcome => {
+          const created = byId.get(row.id);
+          if (created) return { kind: "created", task: created };
+          const first = existing.find(
+            (e) => e.owner_id === row.owner_id && e.idempotency_key === row.idempotency_key,
+          );
+          if (!first) throw new Error("idempotency conflict without a stored task");
+          // Two requests in one batch with one key: the first inserted, the others replay it.
+          const sameBody = first.request_hash === (inputs[i]?.requestHash ?? null);
+          return { kind: sameBody ? "replayed" : "key_reused", task: first };
+        });
+      });
+    },
+
+    async get(ownerId: string, id: string): Promise<TaskRow | undefined> {
+      return db
+        .selectFrom("tasks")
+        .selectAll()
+        .where("id", "=", id)
+        .where("owner_id", "=", ownerId)
+        .executeTakeFirst();
+    },
+
+    /** Newest first; the cursor is the last id of the previous page (ids are time-ordered). */
+    async list(
+      ownerId: string,
+      {
+        status,
+        limit,
+        after,
+      }: { status?: TaskStatus | undefined; limit: number; after?: string | undefined },
+    ): Promise<TaskPage> {
+      let query = db
+        .selectFrom("tasks")
+        .selectAll()
+        .where("owner_id", "=", ownerId)
+        .orderBy("id", "desc")
+        .limit(limit + 1);
+      if (status) query = query.where("status", "=", status);
+      if (after) query = query.where("id", "<", after);
+      const rows = await query.execute();
+      const items = rows.slice(0, limit);
+      return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+    },
+
+    /** Counts by status from the running counters: O(statuses), whatever the table holds. */
+    async stats(ownerId: string): Promise<Record<TaskStatus, number>> {
+      const rows = await db
+        .selectFrom("task_counts")
+        .select(["status", "count"])
+        .where("owner_id", "=", ownerId)
+        .execute();
+      const stats = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<
+        TaskStatus,
+        number
+      >;
+      for (const row of rows) stats[row.status] = Number(row.count);
+      return stats;
+    },
+
+    async cancel(ownerId: string, id: string): Promise<CancelOutcome> {
+      return db.transaction().execute(async (trx) => {
+        const current = await trx
+          .selectFrom("tasks")
+          .select(["status"])
+          .where("id", "=", id)
+          .where("owner_id", "=", ownerId)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!current) return { kind: "not_found" };
+        if (!CANCELLABLE_STATUSES.includes(current.status)) {
+          return { kind: "not_cancellable", status: current.status };
+        }
+        const task = await trx
+          .updateTable("tasks")
+          .set({ status: "CANCELLED", finished_at: sql`now()`, updated_at: sql`now()` })
+          .where("id", "=", id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await recordTransitions(trx, [
+          { owner_id: ownerId, id, from: current.status, status: "CANCELLED" },
+        ]);
+        return { kind: "cancelled", task };
+      });
+    },
+
+    /**
+     * Moves deliverable tasks to PROCESSING (attempts + 1) in one transaction and returns
+     * them. A PENDING or RETRYING task is taken; a PROCESSING one only when redelivered (its
+     * worker died) — and if that worker was on the last attempt, the task becomes FAILED
+     * instead. Anything else (done, cancelled, a duplicate message) is not returned.
+     */
+    async claim(requests: readonly ClaimRequest[]): Promise<ClaimedTask[]> {
+      if (requests.length === 0) return [];
+      const ids = [...new Set(requests.map((r) => r.taskId))];
+      const takeover = [...new Set(requests.filter((r) => r.redelivered).map((r) => r.taskId))];
+      return db.transaction().execute(async (trx) => {
+        const { rows } = await sql<ClaimedTask & { previous: TaskStatus }>`
+          UPDATE tasks AS t SET
+            status = CASE WHEN prev.status = 'PROCESSING' AND t.attempts >= t.max_attempts
+                          THEN 'FAILED' ELSE 'PROCESSING' END,
+            attempts = CASE WHEN prev.status = 'PROCESSING' AND t.attempts >= t.max_attempts
+                            THEN t.attempts ELSE t.attempts + 1 END,
+            last_error = CASE WHEN prev.status = 'PROCESSING' AND t.attempts >= t.max_attempts
+                              THEN 'worker stopped during the last attempt' ELSE t.last_error END,
+            finished_at = CASE WHEN prev.status = 'PROCESSING' AND t.attempts >= t.max_attempts
+                               THEN now() ELSE NULL END,
+            started_at = now(),
+            updated_at = now()
+          FROM (
+            SELECT id, status FROM tasks
+            WHERE id = ANY(${ids}::uuid[])
+              AND (status IN ('PENDING', 'RETRYING')
+                   OR (status = 'PROCESSING' AND id = ANY(${takeover}::uuid[])))
+            ORDER BY id
+            FOR UPDATE
+          ) AS prev
+          WHERE t.id = prev.id
+          RETURNING t.id, t.owner_id, t.type, t.payload, t.attempts, t.max_attempts, t.status,
+                    prev.status AS previous
+        `.execute(trx);
+        await recordTransitions(
+          trx,
+          rows.map((r) => ({ owner_id: r.owner_id, id: r.id, from: r.previous, status: r.status })),
+        );
+        return rows.map(({ previous: _previous, ...task }) => task);
+      });
+    },
+
+    /**
+     * Records handler outcomes in one transaction: DONE, RETRYING (with its delayed queue
+     * message in the outbox) or FAILED once attempts are spent. An outcome counts only if
+     * the task is still PROCESSING in that same attempt: a late finisher whose task was
+     * taken over changes nothing. Returns the status each task ended in.
+     */
+    async finish(
+      outcomes: readonly TaskOutcome[],
+      retry: RetryPolicy,
+    ): Promise<Map<string, TaskStatus>> {
+      const ended = new Map<string, TaskStatus>();
+      if (outcomes.length === 0) return ended;
+      const ids: string[] = [];
+      const attempts: number[] = [];
+      const oks: boolean[] = [];
+      const results: (string | null)[] = [];
+      const errors: (string | null)[] = [];
+      for (const o of outcomes) {
+        ids.push(o.taskId);
+        attempts.push(o.attempt);
+        oks.push(o.ok);
+        results.push(o.ok ? JSON.stringify(o.result ?? null) : null);
+        errors.push(o.ok ? null : o.error.slice(0, MAX_ERROR_LENGTH));
+      }
+      return db.transaction().execute(async (trx) => {
+        const { rows } = await sql<{
+          id: string;
+          owner_id: string;
+          type: string;
+          status: TaskStatus;
+          attempts: number;
+        }>`
+          UPDATE tasks AS t SET
+            status = CASE WHEN o.ok THEN 'DONE'
+                          WHEN t.attempts >= t.max_attempts THEN 'FAILED'
+                          ELSE 'RETRYING' END,
+            result = CASE WHEN o.ok THEN o.result::jsonb ELSE t.result END,
+            last_error = CASE WHEN o.ok THEN t.last_error ELSE o.error END,
+            finished_at = CASE WHEN o.ok OR t.attempts >= t.max_attempts THEN now() ELSE NULL END,
+            updated_at = now()
+          FROM (
+            SELECT * FROM unnest(${ids}::uuid[], ${attempts}::int[], ${oks}::bool[],
+                                 ${results}::text[], ${errors}::text[])
+              AS o(id, attempt, ok, result, error)
+            ORDER BY id
+          ) AS o
+          WHERE t.id = o.id AND t.status = 'PROCESSING' AND t.attempts = o.attempt
+          RETURNING t.id, t.owner_id, t.type, t.status, t.attempts
+        `.execute(trx);
+        const now = Date.now();
+        await appendToOutbox(
+          trx,
+          rows
+            .filter((r) => r.status === "RETRYING")
+            .map((r) => ({
+              destination: TASK_QUEUE_DESTINATION,
+              key: r.id,
+              payload: { task_id: r.id, type: r.type } satisfies TaskMessage,
+              availableAt: new Date(now + retryDelayMs(r.attempts, retry)),
+            })),
+        );
+        const transitions: Transition[] = rows.map((r) => ({
+          owner_id: r.owner_id,
+          id: r.id,
+          from: "PROCESSING",
+          status: r.status,
+        }));
+        await recordTransitions(trx, transitions);
+        for (const r of rows) ended.set(r.id, r.status);
+        return ended;
+      });
+    },
+
+    /** Current statuses, for deliveries that were not claimed. */
+    async statuses(ids: readonly string[]): Promise<Map<string, TaskStatus>> {
+      if (ids.length === 0) return new Map();
+      const rows = await db
+        .selectFrom("tasks")
+        .select(["id", "status"])
+        .where("id", "=", sql<string>`ANY(${sql.val([...ids])}::uuid[])`)
+        .execute();
+      return new Map(rows.map((r) => [r.id, r.status]));
+    },
+  };
+}
+
+export type TaskRepository = ReturnType<typeof createTaskRepository>;
