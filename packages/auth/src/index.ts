@@ -1,0 +1,3 @@
+export * from "./fastify-auth.plugin.ts";
+export * from "./passwords.ts";
+export * from "./tokens.ts";
