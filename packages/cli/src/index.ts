@@ -1,0 +1,3 @@
+export * from "./main.ts";
+export * from "./roles.ts";
+export * from "./runtime.ts";

@@ -1,0 +1,148 @@
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "@taskflow/config";
+import {
+  createDatabase,
+  createMigration,
+  migrateDown,
+  migrateUp,
+  migrationStatus,
+} from "@taskflow/db";
+import { onShutdownSignal } from "@taskflow/observability";
+import { type RunningRole, startApi, startOps, startRelay, startWorker } from "./roles.ts";
+import { assertMigrated, openRuntime } from "./runtime.ts";
+
+const USAGE = `Usage: taskflow <command>
+
+Commands:
+  start                 every role in one process (api, relay, worker); migrates first
+  api                   the HTTP API
+  worker                a task worker
+  relay                 the outbox relay
+  migrate up            apply pending migrations
+  migrate down [N]      revert the last N migrations (default 1)
+  migrate status        list migrations and when each was applied
+  migrate create NAME   write a new, empty migration
+
+Configuration comes from TASKFLOW_* environment variables (see README.md).
+Without TASKFLOW_DATABASE_URL / TASKFLOW_AMQP_URL, embedded engines are used.`;
+
+type Role = "start" | "api" | "worker" | "relay";
+
+async function runRoles(command: Role): Promise<void> {
+  const config = loadConfig();
+  const rt = await openRuntime(config, command === "start" ? "taskflow" : command);
+  const roles: RunningRole[] = [];
+  onShutdownSignal(rt.logger, config.shutdownTimeoutMs, async () => {
+    // Stop taking work from the outside first, then finish what is in flight, inner roles last.
+    for (const role of [...roles].reverse()) {
+      await role
+        .stop()
+        .catch((error: unknown) => rt.logger.error({ err: error, role: role.name }, "stop failed"));
+    }
+    await rt.close();
+  });
+  try {
+    if (command === "start") {
+      const applied = await migrateUp(rt.database.db);
+      if (applied.length)
+        rt.logger.info({ applied: applied.map((m) => m.migrationName) }, "migrated");
+      roles.push(await startWorker(rt));
+      roles.push(await startRelay(rt));
+      roles.push(await startApi(rt, { port: config.port }));
+      return;
+    }
+    await assertMigrated(rt.database);
+    if (command === "api") roles.push(await startApi(rt, { port: config.port }));
+    if (command === "worker") {
+      roles.push(await startWorker(rt));
+      roles.push(await startOps(rt, { port: config.port }));
+    }
+    if (command === "relay") {
+      roles.push(await startRelay(rt));
+      roles.push(await startOps(rt, { port: config.port }));
+    }
+  } catch (error) {
+    rt.logger.fatal({ err: error }, `${command} failed to start`);
+    for (const role of roles.reverse()) await role.stop().catch(() => {});
+    await rt.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function migrate(args: string[]): Promise<void> {
+  const [action, arg] = args;
+  if (action === "create") {
+    if (!arg) throw new UsageError("migrate create needs a NAME");
+    console.log(`created ${await createMigration(arg)}`);
+    return;
+  }
+  const config = loadConfig();
+  const database = await createDatabase({
+    url: config.database.url,
+    dataDir: config.database.dataDir,
+  });
+  try {
+    if (action === "up") {
+      const results = await migrateUp(database.db);
+      console.log(
+        results.length
+          ? results.map((r) => `applied ${r.migrationName}`).join("\n")
+          : "already up to date",
+      );
+    } else if (action === "down") {
+      const steps = arg === undefined ? 1 : Number(arg);
+      if (!Number.isInteger(steps) || steps < 1)
+        throw new UsageError("migrate down takes a positive whole number");
+      const results = await migrateDown(database.db, steps);
+      console.log(
+        results.length
+          ? results.map((r) => `reverted ${r.migrationName}`).join("\n")
+          : "nothing to revert",
+      );
+    } else if (action === "status") {
+      for (const m of await migrationStatus(database.db)) {
+        console.log(
+          `${m.executedAt ? `applied ${m.executedAt.toISOString()}` : "pending                          "}  ${m.name}`,
+        );
+      }
+    } else {
+      throw new UsageError(`unknown migrate action "${action ?? ""}"`);
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { help: { type: "boolean", short: "h" } },
+  });
+  const [command, ...rest] = positionals;
+  try {
+    if (values.help || !command || command === "help") {
+      console.log(USAGE);
+      return;
+    }
+    if (command === "migrate") return await migrate(rest);
+    if (command === "start" || command === "api" || command === "worker" || command === "relay") {
+      return await runRoles(command);
+    }
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78); // EX_CONFIG
+    }
+    if (error instanceof UsageError) {
+      console.error(`taskflow: ${error.message}\n\n${USAGE}`);
+      process.exit(64); // EX_USAGE
+    }
+    console.error(`taskflow: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,96 @@
+import { buildApp } from "@taskflow/api";
+import { outboxLag } from "@taskflow/db";
+import { startOpsServer } from "@taskflow/observability";
+import { createRelay, outboxPublishers } from "@taskflow/relay";
+import { createTaskRepository } from "@taskflow/tasks";
+import { createWorker, taskHandlers } from "@taskflow/worker";
+import type { Runtime } from "./runtime.ts";
+import { tokenServiceFor } from "./runtime.ts";
+
+/** A started role: `stop` drains its in-flight work. */
+export interface RunningRole {
+  name: string;
+  stop(): Promise<void>;
+}
+
+function readinessChecks(rt: Runtime) {
+  return {
+    database: () => rt.database.ping(),
+    task_queue: () => rt.taskQueue.ping(),
+  };
+}
+
+function refreshTaskGauges(rt: Runtime) {
+  rt.metrics.onCollect(async () => {
+    const rows = await rt.database.db
+      .selectFrom("task_counts")
+      .select(["status", (eb) => eb.fn.sum<number>("count").as("total")])
+      .groupBy("status")
+      .execute();
+    rt.metrics.tasksByStatus.reset();
+    for (const row of rows) rt.metrics.tasksByStatus.set({ status: row.status }, Number(row.total));
+  });
+}
+
+/** The HTTP API, with the operations routes on the same port. */
+export async function startApi(rt: Runtime, options: { port: number }): Promise<RunningRole> {
+  refreshTaskGauges(rt);
+  const app = await buildApp({
+    database: rt.database,
+    tokens: tokenServiceFor(rt.config, rt.logger),
+    handlers: taskHandlers,
+    logger: rt.logger.child({ role: "api" }),
+    metrics: rt.metrics,
+    checks: readinessChecks(rt),
+    loginRateLimitPerMinute: rt.config.auth.loginRateLimitPerMinute,
+    cookieSecure: rt.config.auth.cookieSecure,
+    trustProxy: rt.config.trustProxy,
+  });
+  const url = await app.listen({ host: rt.config.host, port: options.port });
+  rt.logger.info({ url, docs: `${url}/docs` }, "api listening");
+  return { name: "api", stop: () => app.close() };
+}
+
+export async function startWorker(rt: Runtime): Promise<RunningRole> {
+  const worker = createWorker({
+    tasks: createTaskRepository(rt.database.db),
+    queue: rt.taskQueue,
+    handlers: taskHandlers,
+    logger: rt.logger.child({ role: "worker" }),
+    metrics: rt.metrics,
+    concurrency: rt.config.worker.concurrency,
+    prefetch: rt.config.worker.prefetch,
+    retry: { baseMs: rt.config.worker.retryBaseMs, maxMs: rt.config.worker.retryMaxMs },
+  });
+  await worker.start();
+  return { name: "worker", stop: () => worker.stop(rt.config.shutdownTimeoutMs) };
+}
+
+export async function startRelay(rt: Runtime): Promise<RunningRole> {
+  rt.metrics.onCollect(async () => {
+    const lag = await outboxLag(rt.database.db);
+    rt.metrics.outboxPending.set(lag.pending);
+    rt.metrics.outboxLagSeconds.set(lag.oldestSeconds);
+  });
+  const relay = createRelay({
+    database: rt.database,
+    publishers: outboxPublishers({ taskQueue: rt.taskQueue }),
+    logger: rt.logger.child({ role: "relay" }),
+    metrics: rt.metrics,
+  });
+  await relay.start();
+  return { name: "relay", stop: () => relay.stop() };
+}
+
+/** /healthz, /readyz and /metrics for a role without an HTTP API of its own. */
+export async function startOps(rt: Runtime, options: { port: number }): Promise<RunningRole> {
+  const { app, url } = await startOpsServer({
+    host: rt.config.host,
+    port: options.port,
+    logger: rt.logger,
+    checks: readinessChecks(rt),
+    metrics: rt.metrics,
+  });
+  rt.logger.info({ url }, "operations endpoints listening");
+  return { name: "ops", stop: () => app.close() };
+}

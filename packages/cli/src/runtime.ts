@@ -1,0 +1,87 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { createTokenService, type TokenService } from "@taskflow/auth";
+import type { Config } from "@taskflow/config";
+import { createDatabase, type DatabaseHandle, migrationStatus } from "@taskflow/db";
+import { createTaskQueue, type TaskQueue } from "@taskflow/messaging";
+import { createLogger, createMetrics, type Logger, type Metrics } from "@taskflow/observability";
+
+/** What every role is built from: one of each, shared when roles run in one process. */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  database: DatabaseHandle;
+  taskQueue: TaskQueue;
+  close(): Promise<void>;
+}
+
+export async function openRuntime(config: Config, service: string): Promise<Runtime> {
+  const logger = createLogger({ level: config.logLevel, service });
+  const metrics = createMetrics(service);
+  const database = await createDatabase({
+    url: config.database.url,
+    dataDir: config.database.dataDir,
+    poolSize: config.database.poolSize,
+    onSessionError: (error) =>
+      logger.warn({ err: error }, "database notification session lost; reconnecting"),
+  });
+  const taskQueue = createTaskQueue({
+    amqpUrl: config.amqp.url,
+    queue: config.amqp.taskQueue,
+    database,
+    onError: (error) => logger.warn({ err: error }, "RabbitMQ connection problem; reconnecting"),
+  });
+  logger.info(
+    { database: database.engine, taskQueue: taskQueue.engine, queue: taskQueue.name },
+    "engines selected",
+  );
+  return {
+    config,
+    logger,
+    metrics,
+    database,
+    taskQueue,
+    async close() {
+      await taskQueue
+        .close()
+        .catch((error: unknown) => logger.warn({ err: error }, "closing the task queue"));
+      await database.close();
+    },
+  };
+}
+
+/** Refuses to run a role against a schema older than its code. */
+export async function assertMigrated(database: DatabaseHandle): Promise<void> {
+  const pending = (await migrationStatus(database.db)).filter((m) => !m.executedAt);
+  if (pending.length > 0) {
+    throw new Error(
+      `the database schema is behind (${pending.map((m) => m.name).join(", ")} pending): run \`taskflow migrate up\` first`,
+    );
+  }
+}
+
+/**
+ * The JWT signing secret: TASKFLOW_JWT_SECRET, or outside production a random one kept in
+ * the data folder (created on first use), so a fresh clone runs with no secret in the repo.
+ */
+export function tokenServiceFor(config: Config, logger: Logger): TokenService {
+  let secret = config.auth.jwtSecret;
+  if (!secret) {
+    const file = path.resolve(config.database.dataDir, "jwt-secret");
+    if (existsSync(file)) {
+      secret = readFileSync(file, "utf8").trim();
+    } else {
+      mkdirSync(path.dirname(file), { recursive: true });
+      secret = randomBytes(48).toString("base64url");
+      writeFileSync(file, secret, { mode: 0o600 });
+      chmodSync(file, 0o600);
+    }
+    logger.warn(
+      { file },
+      "TASKFLOW_JWT_SECRET is unset: using a development secret from the data folder",
+    );
+  }
+  return createTokenService({ secret, ttlSeconds: config.auth.tokenTtlSeconds });
+}

@@ -1,0 +1,157 @@
+import { randomUUID } from "node:crypto";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { authPlugin, type TokenService } from "@taskflow/auth";
+import type { DatabaseHandle } from "@taskflow/db";
+import {
+  type Logger,
+  type Metrics,
+  type ReadinessChecks,
+  registerOpsRoutes,
+} from "@taskflow/observability";
+import { createTaskRepository } from "@taskflow/tasks";
+import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { ProblemSchema, registerProblemHandlers } from "./http/problem.ts";
+import { validatorCompiler } from "./http/validation.ts";
+import { eventRoutes } from "./modules/events/event.routes.ts";
+import { createTaskEventHub } from "./modules/events/task-event-hub.ts";
+import { taskRoutes } from "./modules/tasks/task.routes.ts";
+import {
+  TaskCreatedSchema,
+  TaskPageSchema,
+  TaskSchema,
+  TaskStatsSchema,
+  TaskStatusSchema,
+} from "./modules/tasks/task.schemas.ts";
+import { createTaskService } from "./modules/tasks/task.service.ts";
+import { authRoutes } from "./modules/users/auth.routes.ts";
+import { createUserRepository } from "./modules/users/user.repository.ts";
+import { UserSchema } from "./modules/users/user.schemas.ts";
+import { createUserService } from "./modules/users/user.service.ts";
+
+export interface ApiDependencies {
+  database: DatabaseHandle;
+  tokens: TokenService;
+  handlers: TaskHandlerRegistry;
+  logger: Logger;
+  metrics: Metrics;
+  /** Readiness: the database and the task queue must answer. */
+  checks: ReadinessChecks;
+  loginRateLimitPerMinute: number;
+  cookieSecure: boolean;
+  /** Trust X-Forwarded-For from a proxy in front (nginx), for client IPs in rate limits and logs. */
+  trustProxy?: boolean;
+}
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** The wired API, ready to `listen` or to `inject` requests in tests. */
+export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> {
+  const logger: FastifyBaseLogger = deps.logger;
+  const app = Fastify({
+    loggerInstance: logger,
+    // One access line per request is written in onResponse, not Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: deps.trustProxy ?? false,
+    requestIdHeader: "x-request-id",
+    genReqId: () => randomUUID(),
+    ajv: {
+      // Unknown fields are refused (422), not silently dropped.
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: "array",
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler());
+  registerProblemHandlers(app);
+  for (const schema of [
+    ProblemSchema,
+    UserSchema,
+    TaskStatusSchema,
+    TaskSchema,
+    TaskCreatedSchema,
+    TaskPageSchema,
+    TaskStatsSchema,
+  ]) {
+    app.addSchema(schema);
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "TaskFlow API",
+        version: "0.1.0",
+        description:
+          "Submit tasks, watch them run, and read their results. Errors are application/problem+json (RFC 9457).",
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+          sessionCookie: { type: "apiKey", in: "cookie", name: "taskflow_session" },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  // preHandler: the key includes the email from the parsed body.
+  await app.register(rateLimit, { global: false, hook: "preHandler" });
+  await app.register(authPlugin, { tokens: deps.tokens });
+
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    deps.metrics.httpDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    const line = {
+      reqId: request.id,
+      method: request.method,
+      url: request.url,
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+    };
+    if (reply.statusCode >= 500) request.log.error(line, "request failed");
+    else request.log.info(line, "request");
+  });
+
+  const tasks = createTaskRepository(deps.database.db);
+  const users = createUserService({
+    users: createUserRepository(deps.database.db),
+    tokens: deps.tokens,
+  });
+  const hub = createTaskEventHub(deps.database, (error) =>
+    app.log.error({ err: error }, "bad task event"),
+  );
+
+  await app.register(authRoutes, {
+    prefix: "/api/auth",
+    users,
+    loginRateLimitPerMinute: deps.loginRateLimitPerMinute,
+    cookieSecure: deps.cookieSecure,
+  });
+  await app.register(taskRoutes, {
+    prefix: "/api/tasks",
+    tasks: createTaskService({ tasks, handlers: deps.handlers }),
+  });
+  await app.register(eventRoutes, { prefix: "/api/events", hub });
+  registerOpsRoutes(app, { checks: deps.checks, metrics: deps.metrics });
+
+  return app;
+}

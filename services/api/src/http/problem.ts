@@ -1,0 +1,137 @@
+import { type Static, Type } from "@sinclair/typebox";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+
+/** RFC 9457 problem details: every error this API answers has this shape. */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: "A URI naming the kind of problem" }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ path: Type.String(), message: Type.String() }), {
+        description: "Field-level problems, for 422",
+      }),
+    ),
+  },
+  { $id: "Problem", title: "Problem" },
+);
+export type Problem = Static<typeof ProblemSchema>;
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/** An error a route throws on purpose: it becomes a problem+json answer with its status. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly statusCode: number,
+    detail: string,
+    readonly extra: {
+      type?: string;
+      errors?: Problem["errors"];
+      headers?: Record<string, string>;
+    } = {},
+  ) {
+    super(detail);
+    this.name = "HttpProblem";
+  }
+}
+
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  detail: string | undefined,
+  extra: { type?: string; errors?: Problem["errors"] } = {},
+) {
+  const problem: Problem = {
+    type: extra.type ?? "about:blank",
+    title: TITLES[status] ?? "Error",
+    status,
+    ...(detail ? { detail } : {}),
+    instance: reply.request.url.split("?")[0] ?? "/",
+    ...(extra.errors ? { errors: extra.errors } : {}),
+  };
+  return reply.code(status).type("application/problem+json; charset=utf-8").send(problem);
+}
+
+// Connection failures and PostgreSQL's "shutting down / cannot connect now" classes: a
+// dependency is down, which is a 503 the client may retry, not a bug.
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "57P01",
+  "57P03",
+  "53300",
+  "08006",
+  "08001",
+]);
+
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
+  const message = error instanceof Error ? error.message : "";
+  return /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/.test(
+    message,
+  );
+}
+
+function validationErrors(error: FastifyError): Problem["errors"] {
+  return (error.validation ?? []).slice(0, 20).map((v) => {
+    const base = `${error.validationContext === "body" ? "" : `/${error.validationContext ?? ""}`}${v.instancePath}`;
+    const params = v.params as Record<string, unknown>;
+    if (v.keyword === "additionalProperties") {
+      return { path: `${base}/${String(params.additionalProperty)}`, message: "unknown field" };
+    }
+    if (v.keyword === "required") {
+      return { path: `${base}/${String(params.missingProperty)}`, message: "is required" };
+    }
+    return { path: base || "/", message: v.message ?? "is invalid" };
+  });
+}
+
+/** Every error and every unknown route answers application/problem+json; nothing leaks a stack. */
+export function registerProblemHandlers(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof HttpProblem) {
+      if (error.extra.headers) reply.headers(error.extra.headers);
+      return sendProblem(reply, error.statusCode, error.message, error.extra);
+    }
+    if (error.validation) {
+      return sendProblem(reply, 422, "the request does not match its schema", {
+        type: "urn:taskflow:problem:validation",
+        errors: validationErrors(error),
+      });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      if (status === 429 && error.message)
+        reply.header("retry-after", reply.getHeader("retry-after") ?? "60");
+      return sendProblem(reply, status, error.message);
+    }
+    if (isUnavailable(error)) {
+      request.log.warn({ err: error }, "dependency unavailable");
+      reply.header("retry-after", "2");
+      return sendProblem(reply, 503, "a dependency is unavailable; retry shortly");
+    }
+    request.log.error({ err: error }, "unhandled error");
+    return sendProblem(reply, 500, "an unexpected error occurred");
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 404, `no route for ${request.method} ${request.url.split("?")[0]}`),
+  );
+}

@@ -1,0 +1,163 @@
+import { createHash } from "node:crypto";
+import { GroupCommitter } from "@taskflow/db";
+import {
+  type CreateOutcome,
+  type NewTask,
+  type TaskRepository,
+  type TaskStatus,
+  type TaskView,
+  toTaskView,
+} from "@taskflow/tasks";
+import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
+import { HttpProblem } from "../../http/problem.ts";
+
+export interface CreateTaskInput {
+  type: string;
+  title?: string | null | undefined;
+  payload?: unknown;
+  max_attempts?: number | undefined;
+}
+
+export interface TaskCreated {
+  id: string;
+  type: string;
+  title: string | null;
+  status: "PENDING";
+  created_at: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** JSON with object keys sorted, so a body's fingerprint ignores key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : 1,
+    );
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function encodeCursor(id: string): string {
+  return Buffer.from(id).toString("base64url");
+}
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, "base64url").toString();
+  if (!UUID.test(id)) {
+    throw new HttpProblem(422, "invalid cursor", {
+      errors: [{ path: "/querystring/cursor", message: "not a cursor from this API" }],
+    });
+  }
+  return id;
+}
+
+/** The task use cases behind /api/tasks. Creates from concurrent requests are group-committed. */
+export function createTaskService(deps: { tasks: TaskRepository; handlers: TaskHandlerRegistry }) {
+  const { tasks, handlers } = deps;
+  const creates = new GroupCommitter<NewTask, CreateOutcome>((batch) => tasks.createMany(batch));
+
+  return {
+    async create(
+      ownerId: string,
+      input: CreateTaskInput,
+      idempotencyKey?: string,
+    ): Promise<{ task: TaskCreated; replayed: boolean }> {
+      const problems = handlers.validate(input.type, input.payload ?? {});
+      if (problems.length > 0) {
+        throw new HttpProblem(
+          422,
+          handlers.get(input.type)
+            ? "invalid payload for this task type"
+            : `unknown task type "${input.type}"`,
+          {
+            type: "urn:taskflow:problem:validation",
+            errors: problems,
+          },
+        );
+      }
+      const outcome = await creates.submit({
+        ownerId,
+        type: input.type,
+        title: input.title ?? null,
+        payload: input.payload ?? {},
+        maxAttempts: input.max_attempts ?? 3,
+        idempotencyKey,
+        requestHash: idempotencyKey
+          ? createHash("sha256")
+              .update(
+                canonicalJson({
+                  ...input,
+                  title: input.title ?? null,
+                  payload: input.payload ?? {},
+                  max_attempts: input.max_attempts ?? 3,
+                }),
+              )
+              .digest("base64url")
+          : undefined,
+      });
+      if (outcome.kind === "key_reused") {
+        throw new HttpProblem(409, "this Idempotency-Key was used with a different request body");
+      }
+      const { task } = outcome;
+      return {
+        task: {
+          id: task.id,
+          type: task.type,
+          title: task.title,
+          status: "PENDING",
+          created_at: task.created_at.toISOString(),
+        },
+        replayed: outcome.kind === "replayed",
+      };
+    },
+
+    async get(ownerId: string, id: string): Promise<TaskView> {
+      // Someone else's task and no task at all answer the same: 404.
+      const task = UUID.test(id) ? await tasks.get(ownerId, id) : undefined;
+      if (!task) throw new HttpProblem(404, "no such task");
+      return toTaskView(task);
+    },
+
+    async list(
+      ownerId: string,
+      query: {
+        status?: TaskStatus | undefined;
+        limit?: number | undefined;
+        cursor?: string | undefined;
+      },
+    ) {
+      const page = await tasks.list(ownerId, {
+        status: query.status,
+        limit: query.limit ?? 20,
+        after: query.cursor ? decodeCursor(query.cursor) : undefined,
+      });
+      return {
+        items: page.items.map(toTaskView),
+        next_cursor: page.nextCursor ? encodeCursor(page.nextCursor) : null,
+      };
+    },
+
+    stats(ownerId: string) {
+      return tasks.stats(ownerId);
+    },
+
+    async cancel(ownerId: string, id: string): Promise<TaskView> {
+      const outcome = UUID.test(id)
+        ? await tasks.cancel(ownerId, id)
+        : ({ kind: "not_found" } as const);
+      if (outcome.kind === "not_found") throw new HttpProblem(404, "no such task");
+      if (outcome.kind === "not_cancellable") {
+        throw new HttpProblem(
+          409,
+          `a ${outcome.status} task cannot be cancelled (only PENDING or RETRYING)`,
+        );
+      }
+      return toTaskView(outcome.task);
+    },
+  };
+}
+
+export type TaskService = ReturnType<typeof createTaskService>;

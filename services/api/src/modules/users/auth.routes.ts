@@ -1,0 +1,90 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { SESSION_COOKIE, setSessionCookie } from "@taskflow/auth";
+import { LoginBody, RegisterBody, TokenSchema, UserSchema } from "./user.schemas.ts";
+import type { UserService } from "./user.service.ts";
+
+const problem = Type.Ref("Problem");
+
+export interface AuthRoutesOptions {
+  users: UserService;
+  loginRateLimitPerMinute: number;
+  cookieSecure: boolean;
+}
+
+/** POST /api/auth/register, POST /api/auth/login, GET /api/auth/me, POST /api/auth/logout. */
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
+  const { users } = options;
+
+  app.post(
+    "/register",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Create an account",
+        body: RegisterBody,
+        response: { 201: Type.Ref("User"), 409: problem, 422: problem },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await users.register(request.body)),
+  );
+
+  app.post(
+    "/login",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Exchange credentials for a short-lived access token",
+        description:
+          "Also sets an HttpOnly session cookie (for EventSource, which cannot send headers). Rate limited per client and email.",
+        body: LoginBody,
+        response: { 200: TokenSchema, 401: problem, 429: problem },
+      },
+      config: {
+        rateLimit: {
+          max: options.loginRateLimitPerMinute,
+          timeWindow: "1 minute",
+          keyGenerator: (request) => {
+            const email = (request.body as { email?: unknown } | undefined)?.email;
+            return `${request.ip}:${typeof email === "string" ? email.toLowerCase() : ""}`;
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const token = await users.login(request.body);
+      setSessionCookie(reply, token.access_token, {
+        maxAgeSeconds: token.expires_in,
+        secure: options.cookieSecure,
+      });
+      return token;
+    },
+  );
+
+  app.post(
+    "/logout",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Clear the session cookie",
+        response: { 204: Type.Null() },
+      },
+    },
+    async (_request, reply) =>
+      reply.clearCookie(SESSION_COOKIE, { path: "/api" }).code(204).send(null),
+  );
+
+  app.get(
+    "/me",
+    {
+      onRequest: app.authenticate,
+      schema: {
+        tags: ["auth"],
+        summary: "The caller's account",
+        security: [{ bearerAuth: [] }],
+        response: { 200: UserSchema, 401: problem },
+      },
+    },
+    async (request) => users.me(request.user.id),
+  );
+};

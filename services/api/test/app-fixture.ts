@@ -1,0 +1,82 @@
+import { randomBytes } from "node:crypto";
+import { createTokenService, type TokenService } from "@taskflow/auth";
+import { createDatabase, type DatabaseHandle, migrateUp } from "@taskflow/db";
+import { createLogger, createMetrics, type ReadinessChecks } from "@taskflow/observability";
+import { createTestDatabase, engineAvailable } from "@taskflow/testing";
+import { taskHandlers } from "@taskflow/worker/handlers";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../src/app.ts";
+
+export interface AppFixture {
+  app: FastifyInstance;
+  database: DatabaseHandle;
+  tokens: TokenService;
+  secret: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The API wired to a fresh PostgreSQL database of its own (or undefined when PostgreSQL is
+ * not there and not required). Requests go through `app.inject`: the full HTTP pipeline,
+ * validation and serialization included, without a port.
+ */
+export async function openAppFixture(
+  options: { checks?: ReadinessChecks; loginRateLimitPerMinute?: number } = {},
+): Promise<AppFixture | undefined> {
+  if (!(await engineAvailable("postgres"))) return undefined;
+  const testDb = await createTestDatabase("taskflow_api");
+  const database = await createDatabase({ url: testDb.url, dataDir: "unused", poolSize: 5 });
+  await migrateUp(database.db);
+  const secret = randomBytes(32).toString("hex");
+  const tokens = createTokenService({ secret, ttlSeconds: 300 });
+  const app = await buildApp({
+    database,
+    tokens,
+    handlers: taskHandlers,
+    logger: createLogger({ level: "silent", service: "api-test" }),
+    metrics: createMetrics("api-test"),
+    checks: options.checks ?? { database: () => database.ping() },
+    loginRateLimitPerMinute: options.loginRateLimitPerMinute ?? 1_000,
+    cookieSecure: false,
+  });
+  await app.ready();
+  return {
+    app,
+    database,
+    tokens,
+    secret,
+    async close() {
+      await app.close();
+      await database.close();
+      await testDb.drop();
+    },
+  };
+}
+
+let counter = 0;
+
+/** Registers and logs in a fresh user; returns its id, token and auth header. */
+export async function signUp(app: FastifyInstance, name = "Ada") {
+  const email = `user${process.pid}-${Date.now()}-${counter++}@example.com`;
+  const password = "correct horse battery";
+  const registered = await app.inject({
+    method: "POST",
+    url: "/api/auth/register",
+    payload: { email, password, name },
+  });
+  if (registered.statusCode !== 201)
+    throw new Error(`register: ${registered.statusCode} ${registered.body}`);
+  const login = await app.inject({
+    method: "POST",
+    url: "/api/auth/login",
+    payload: { email, password },
+  });
+  const token = login.json<{ access_token: string }>().access_token;
+  return {
+    id: registered.json<{ id: string }>().id,
+    email,
+    password,
+    token,
+    auth: { authorization: `Bearer ${token}` },
+  };
+}

@@ -1,0 +1,2 @@
+export * from "./publishers.ts";
+export * from "./relay.ts";

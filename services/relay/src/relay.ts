@@ -1,0 +1,149 @@
+import {
+  type DatabaseHandle,
+  deleteOutbox,
+  fetchDueOutbox,
+  msUntilNextOutbox,
+  OUTBOX_CHANNEL,
+  type OutboxRow,
+  type SessionLock,
+  vacuumOutbox,
+} from "@taskflow/db";
+import type { Logger, Metrics } from "@taskflow/observability";
+
+/** Publishes one destination's messages; resolves once the engine has confirmed them all. */
+export type OutboxPublisher = (rows: readonly OutboxRow[]) => Promise<void>;
+
+export interface RelayOptions {
+  database: DatabaseHandle;
+  /** One publisher per destination named in outbox rows. */
+  publishers: Record<string, OutboxPublisher>;
+  logger: Logger;
+  metrics: Metrics;
+  batchSize?: number;
+  /** Longest sleep without a NOTIFY (also the retry pause after an engine error). */
+  pollMs?: number;
+  /** Deleted rows between two VACUUMs of the outbox (a churning table needs it often). */
+  vacuumEvery?: number;
+}
+
+const LEADER_LOCK = "taskflow:outbox-relay";
+
+/**
+ * The outbox relay: publishes committed outbox rows to their engines and deletes them once
+ * confirmed. One relay publishes at a time (a session advisory lock); others stand by and
+ * take over when its session ends. A crash between publish and delete publishes again
+ * (at-least-once): consumers tolerate duplicates. It sleeps until NOTIFY, the next delayed
+ * row, or the poll interval, whichever comes first.
+ */
+export function createRelay(options: RelayOptions) {
+  const { database, logger, metrics } = options;
+  const batchSize = options.batchSize ?? 500;
+  const pollMs = options.pollMs ?? 1_000;
+  const vacuumEvery = options.vacuumEvery ?? 20_000;
+  let running = false;
+  let wake: (() => void) | undefined;
+  let woken = false;
+  let loop: Promise<void> | undefined;
+  let deletedSinceVacuum = 0;
+  let unlisten: (() => Promise<void>) | undefined;
+
+  const nudge = () => {
+    woken = true;
+    wake?.();
+  };
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (woken || !running) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  async function publishBatch(rows: OutboxRow[]) {
+    const byDestination = new Map<string, OutboxRow[]>();
+    for (const row of rows) {
+      const list = byDestination.get(row.destination) ?? [];
+      list.push(row);
+      byDestination.set(row.destination, list);
+    }
+    await Promise.all(
+      [...byDestination].map(async ([destination, list]) => {
+        const publish = options.publishers[destination];
+        if (!publish) throw new Error(`no publisher for outbox destination "${destination}"`);
+        await publish(list);
+        metrics.published.inc({ destination }, list.length);
+      }),
+    );
+    await deleteOutbox(
+      database.db,
+      rows.map((r) => r.id),
+    );
+    deletedSinceVacuum += rows.length;
+    if (deletedSinceVacuum >= vacuumEvery) {
+      deletedSinceVacuum = 0;
+      await vacuumOutbox(database.db).catch((error: unknown) =>
+        logger.warn({ err: error }, "outbox vacuum failed"),
+      );
+    }
+  }
+
+  async function lead(lock: SessionLock) {
+    while (running && lock.held) {
+      woken = false;
+      try {
+        const rows = await fetchDueOutbox(database.db, batchSize);
+        if (rows.length > 0) {
+          await publishBatch(rows);
+          if (rows.length === batchSize) continue;
+        }
+        const nextDue = await msUntilNextOutbox(database.db);
+        await sleep(Math.min(pollMs, nextDue ?? pollMs));
+      } catch (error) {
+        logger.error({ err: error }, "relay: publish failed, retrying");
+        await sleep(pollMs);
+      }
+    }
+  }
+
+  async function run() {
+    while (running) {
+      const lock = await database.tryLock(LEADER_LOCK).catch((error: unknown) => {
+        logger.warn({ err: error }, "relay: cannot reach the database");
+        return undefined;
+      });
+      if (!lock) {
+        await sleep(pollMs);
+        continue;
+      }
+      logger.info("relay: leading (publishing the outbox)");
+      try {
+        await lead(lock);
+      } finally {
+        await lock.release();
+      }
+    }
+  }
+
+  return {
+    async start() {
+      running = true;
+      unlisten = await database.listen(OUTBOX_CHANNEL, nudge);
+      database.onReconnect(nudge);
+      loop = run();
+    },
+    /** Finishes the batch in hand (published and deleted), then stops. */
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+      await unlisten?.();
+    },
+  };
+}
+
+export type Relay = ReturnType<typeof createRelay>;

@@ -1,0 +1,17 @@
+import { echoHandler } from "./echo.handler.ts";
+import { failHandler } from "./fail.handler.ts";
+import { hashHandler } from "./hash.handler.ts";
+import { sleepHandler } from "./sleep.handler.ts";
+import { type TaskHandler, TaskHandlerRegistry } from "./task-handler.ts";
+
+export * from "./task-handler.ts";
+
+/** Every built-in task type. To add one: write `<type>.handler.ts` and list it here. */
+export const builtInHandlers: readonly TaskHandler[] = [
+  sleepHandler,
+  echoHandler,
+  failHandler,
+  hashHandler,
+] as TaskHandler[];
+
+export const taskHandlers = new TaskHandlerRegistry(builtInHandlers);
