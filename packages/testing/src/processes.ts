@@ -1,0 +1,273 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * End-to-end tests start TaskFlow the way an operator does: `node packages/cli/bin/taskflow.js
+ * <role>` as a child process, configured only through its environment.
+ */
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+export const taskflowBin = path.join(repoRoot, "packages/cli/bin/taskflow.js");
+
+export type TaskflowRole = "api" | "worker" | "relay" | "start";
+
+/** Variables for the child; `undefined` removes one. Merged over a cleaned copy of ours. */
+export type ChildEnv = Record<string, string | undefined>;
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RoleProcess {
+  role: TaskflowRole;
+  url: string;
+  port: number;
+  pid: number;
+  /** Resolves when the process has exited (never rejects). */
+  exited: Promise<ExitInfo>;
+  /** Sends `signal` (SIGTERM) and waits for the exit; SIGKILLs and throws if it takes too long. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<ExitInfo>;
+  /** SIGKILL: dies without a chance to clean up. Resolves on exit. */
+  kill(): Promise<ExitInfo>;
+  /** Everything it wrote to stdout and stderr so far (the last MAX_OUTPUT characters). */
+  output(): string;
+}
+
+const MAX_OUTPUT = 1_000_000;
+const TAIL = 4_000;
+
+// Every child this test process started and that is still alive: killed if we go first.
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess) {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const c of live) c.kill("SIGKILL");
+    });
+  }
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+}
+
+/**
+ * Preloaded into every child: if the process that started it dies without cleaning up (a
+ * SIGKILLed test runner runs no exit hooks), the child is reparented and kills itself.
+ */
+const ORPHAN_WATCHDOG = `data:text/javascript,${encodeURIComponent(
+  "const parent = process.ppid; setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL'); }, 500).unref();",
+)}`;
+
+/** The child's environment: ours without TASKFLOW_* and NODE_ENV (nothing leaks in), plus `env`. */
+function childEnv(env: ChildEnv): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith("TASKFLOW_") || key === "NODE_ENV") continue;
+    base[key] = value;
+  }
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete base[key];
+    else base[key] = value;
+  }
+  return base;
+}
+
+function spawnTaskflow(args: string[], env: ChildEnv) {
+  const child = spawn(process.execPath, ["--import", ORPHAN_WATCHDOG, taskflowBin, ...args], {
+    cwd: repoRoot,
+    env: childEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  track(child);
+  let stdout = "";
+  let stderr = "";
+  let combined = "";
+  const keep = (s: string) => (s.length > MAX_OUTPUT ? s.slice(-MAX_OUTPUT) : s);
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout = keep(stdout + chunk);
+    combined = keep(combined + chunk);
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = keep(stderr + chunk);
+    combined = keep(combined + chunk);
+  });
+  const exited = new Promise<ExitInfo>((resolve) => {
+    // "close": the process exited and its output pipes are drained.
+    child.once("close", (code, signal) => resolve({ code, signal }));
+    child.once("error", () => resolve({ code: null, signal: null }));
+  });
+  return {
+    child,
+    exited,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    output: () => combined,
+  };
+}
+
+/** A TCP port nothing listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const tail = (text: string) => (text.length > TAIL ? `…${text.slice(-TAIL)}` : text);
+
+async function answersReady(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3_000) });
+    await response.arrayBuffer();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+export interface StartRoleOptions {
+  /** How long to wait for GET /readyz to answer 200 (default 30 s). */
+  readyTimeoutMs?: number;
+  /** A fixed port instead of a free one. */
+  port?: number;
+}
+
+/**
+ * Starts `taskflow <role>` on a free TASKFLOW_PORT and resolves once its GET /readyz answers
+ * 200. Fails (with the tail of the process's output) if it exits or is not ready in time.
+ */
+export async function startRole(
+  role: TaskflowRole,
+  env: ChildEnv,
+  options: StartRoleOptions = {},
+): Promise<RoleProcess> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  // The free port can be taken between our look and the child's listen: try a few.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    const url = `http://127.0.0.1:${port}`;
+    const run = spawnTaskflow([role], {
+      ...env,
+      TASKFLOW_HOST: "127.0.0.1",
+      TASKFLOW_PORT: String(port),
+    });
+    const pid = run.child.pid;
+    let exit: ExitInfo | undefined;
+    void run.exited.then((info) => {
+      exit = info;
+    });
+    const deadline = Date.now() + readyTimeoutMs;
+    while (!exit && Date.now() < deadline) {
+      if (await answersReady(url)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (!exit && Date.now() < deadline && pid !== undefined) {
+      return makeRoleProcess(role, url, port, pid, run);
+    }
+    if (!exit) {
+      run.child.kill("SIGKILL");
+      await run.exited;
+      throw new Error(
+        `taskflow ${role} was not ready within ${readyTimeoutMs} ms on ${url}; its output:\n${tail(run.output())}`,
+      );
+    }
+    if (attempt < 3 && options.port === undefined && /EADDRINUSE/.test(run.output())) continue;
+    throw new Error(
+      `taskflow ${role} exited (code ${exit.code}, signal ${exit.signal}) before it was ready; its output:\n${tail(run.output())}`,
+    );
+  }
+}
+
+function makeRoleProcess(
+  role: TaskflowRole,
+  url: string,
+  port: number,
+  pid: number,
+  run: ReturnType<typeof spawnTaskflow>,
+): RoleProcess {
+  const { child, exited } = run;
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return {
+    role,
+    url,
+    port,
+    pid,
+    exited,
+    output: run.output,
+    async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 20_000) {
+      if (!alive()) return exited;
+      child.kill(signal);
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        exited,
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (outcome) return outcome;
+      child.kill("SIGKILL");
+      await exited;
+      throw new Error(
+        `taskflow ${role} (pid ${pid}) did not exit within ${timeoutMs} ms of ${signal}; killed. Its output:\n${tail(run.output())}`,
+      );
+    },
+    async kill() {
+      if (alive()) child.kill("SIGKILL");
+      return exited;
+    },
+  };
+}
+
+export interface CliResult extends ExitInfo {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `taskflow <args…>` to completion (SIGKILLed after `timeoutMs`) and returns what it printed. */
+export async function runTaskflow(
+  args: string[],
+  env: ChildEnv,
+  { timeoutMs = 60_000 } = {},
+): Promise<CliResult> {
+  const run = spawnTaskflow(args, env);
+  const timer = setTimeout(() => run.child.kill("SIGKILL"), timeoutMs);
+  const exit = await run.exited;
+  clearTimeout(timer);
+  return { ...exit, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** `taskflow migrate up`; resolves with its output on exit 0, else rejects with it. */
+export async function runMigrations(env: ChildEnv): Promise<string> {
+  const result = await runTaskflow(["migrate", "up"], env);
+  if (result.code !== 0) {
+    throw new Error(
+      `taskflow migrate up failed (code ${result.code}, signal ${result.signal}):\n${tail(result.stdout + result.stderr)}`,
+    );
+  }
+  return result.stdout;
+}
+
+/** SIGKILLs every child still running (for afterAll: nothing outlives its test file). */
+export async function killAllRoles(): Promise<void> {
+  const children = [...live];
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once("exit", () => resolve());
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+}
