@@ -1,4 +1,4 @@
-export { type Kysely, sql, type Transaction } from "kysely";
+export { type Kysely, type KyselyPlugin, sql, type Transaction } from "kysely";
 export * from "./database.ts";
 export * from "./group-commit.ts";
 export * from "./migrator.ts";

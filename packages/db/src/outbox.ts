@@ -67,10 +67,11 @@ export async function msUntilNextOutbox(db: Kysely<Database>): Promise<number | 
   const row = await db
     .selectFrom("outbox")
     .select(
-      sql<number>`greatest(0, extract(epoch from (min(available_at) - now())) * 1000)`.as("ms"),
+      // greatest() skips NULLs: an empty outbox must give NULL (no wake-up), not 0.
+      sql<number | null>`extract(epoch from (min(available_at) - now())) * 1000`.as("ms"),
     )
     .executeTakeFirst();
-  return row?.ms == null ? undefined : Number(row.ms);
+  return row?.ms == null ? undefined : Math.max(0, Number(row.ms));
 }
 
 export async function outboxLag(

@@ -1,0 +1,134 @@
+import {
+  appendToOutbox,
+  createDatabase,
+  type DatabaseHandle,
+  type KyselyPlugin,
+  migrateUp,
+  type OutboxRow,
+} from "@taskflow/db";
+import { createLogger, createMetrics } from "@taskflow/observability";
+import { createTestDatabase, engineAvailable, waitFor } from "@taskflow/testing";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createRelay, type Relay } from "../src/index.ts";
+
+/** Counts the statements a Kysely instance sends. */
+function statementCounter(): KyselyPlugin & { count: number } {
+  return {
+    count: 0,
+    transformQuery(args) {
+      this.count++;
+      return args.node;
+    },
+    async transformResult(args) {
+      return args.result;
+    },
+  };
+}
+
+const engines: Record<string, () => Promise<{ database: DatabaseHandle; drop(): Promise<void> }>> =
+  {
+    PGlite: async () => ({
+      database: await createDatabase({ dataDir: "memory://" }),
+      drop: async () => {},
+    }),
+    PostgreSQL: async () => {
+      const testDb = await createTestDatabase("taskflow_relay");
+      return {
+        database: await createDatabase({ url: testDb.url, dataDir: "unused", poolSize: 3 }),
+        drop: () => testDb.drop(),
+      };
+    },
+  };
+
+const postgres = await engineAvailable("postgres");
+
+for (const [name, open] of Object.entries(engines)) {
+  describe.skipIf(name === "PostgreSQL" && !postgres)(`the outbox relay on ${name}`, async () => {
+    const { database, drop } = await open();
+    await migrateUp(database.db);
+    const published: OutboxRow[][] = [];
+    let failNext = 0;
+    const counter = statementCounter();
+    let relay: Relay | undefined;
+
+    const startRelay = async () => {
+      relay = createRelay({
+        database: { ...database, db: database.db.withPlugin(counter) },
+        publishers: {
+          test: async (rows) => {
+            if (failNext > 0) {
+              failNext--;
+              throw new Error("engine down");
+            }
+            published.push([...rows]);
+          },
+        },
+        logger: createLogger({ level: "silent", service: "relay-test" }),
+        metrics: createMetrics("relay-test"),
+        pollMs: 200,
+      });
+      await relay.start();
+    };
+    const append = (payloads: unknown[], availableAt?: Date) =>
+      appendToOutbox(
+        database.db,
+        payloads.map((payload) => ({ destination: "test", payload, availableAt })),
+      );
+    const outboxSize = async () =>
+      (
+        await database.db
+          .selectFrom("outbox")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n;
+    const publishedPayloads = () => published.flat().map((row) => row.payload);
+
+    afterEach(async () => {
+      await relay?.stop();
+      relay = undefined;
+      published.length = 0;
+      failNext = 0;
+      await database.db.deleteFrom("outbox").execute();
+    });
+    afterAll(async () => {
+      await database.close();
+      await drop();
+    });
+
+    it("publishes committed rows in order, woken by their commit, and deletes them once published", async () => {
+      await startRelay();
+      await append([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      await waitFor(() => publishedPayloads().length === 3, { what: "three publications" });
+      expect(publishedPayloads()).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      await waitFor(async () => (await outboxSize()) === 0, { what: "an empty outbox" });
+    });
+
+    it("keeps rows whose publication failed and publishes them on a later pass", async () => {
+      failNext = 1;
+      await startRelay();
+      await append([{ n: "again" }]);
+      await waitFor(() => publishedPayloads().length === 1, { what: "the retried publication" });
+      expect(publishedPayloads()).toEqual([{ n: "again" }]);
+      await waitFor(async () => (await outboxSize()) === 0, { what: "an empty outbox" });
+    });
+
+    it("holds a delayed row until it is due", async () => {
+      await startRelay();
+      await append([{ n: "later" }], new Date(Date.now() + 600));
+      await append([{ n: "now" }]);
+      await waitFor(() => publishedPayloads().length === 1, { what: "the due row" });
+      expect(publishedPayloads()).toEqual([{ n: "now" }]);
+      await waitFor(() => publishedPayloads().length === 2, { what: "the delayed row" });
+      expect(await outboxSize()).toBe(0);
+    });
+
+    it("sleeps while the outbox is empty instead of querying in a loop", async () => {
+      await startRelay();
+      await waitFor(async () => (await outboxSize()) === 0);
+      const before = counter.count;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // One fetch and one look at the next due row per 200 ms poll: about ten. A loop: thousands.
+      expect(counter.count - before).toBeLessThan(30);
+    });
+  });
+}
