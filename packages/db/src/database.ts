@@ -1,8 +1,6 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect, sql } from "kysely";
-import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
 import type { Database } from "./schema.ts";
 
@@ -49,6 +47,11 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
 }
 
 async function createPglite(dataDir: string): Promise<DatabaseHandle> {
+  // Loaded only here: a process on PostgreSQL never pays PGlite's memory.
+  const [{ PGlite }, { PGliteDialect }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("kysely-pglite-dialect"),
+  ]);
   const location = dataDir.startsWith("memory://") ? dataDir : path.resolve(dataDir, "pgdata");
   if (!location.startsWith("memory://")) mkdirSync(location, { recursive: true });
   const client = await PGlite.create(location, {

@@ -1,8 +1,9 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Kysely, Migration, MigrationProvider, MigrationResult } from "kysely";
+import { fileURLToPath } from "node:url";
+import type { Kysely, MigrationProvider, MigrationResult } from "kysely";
 import { Migrator } from "kysely";
+import { migrations } from "./migrations/index.ts";
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
 
@@ -11,32 +12,18 @@ export interface MigrationStatus {
   executedAt: Date | undefined;
 }
 
-/**
- * Loads every `*.ts` file of the folder as a migration, through this module's own dynamic
- * import so that whatever runs our TypeScript (tsx, Vitest) also compiles the migrations.
- */
-class TypeScriptMigrationProvider implements MigrationProvider {
-  constructor(private readonly folder: string) {}
-
-  async getMigrations(): Promise<Record<string, Migration>> {
-    const migrations: Record<string, Migration> = {};
-    for (const file of (await fs.readdir(this.folder)).sort()) {
-      if (!file.endsWith(".ts") || file.endsWith(".d.ts")) continue;
-      const module = (await import(pathToFileURL(path.join(this.folder, file)).href)) as Migration;
-      migrations[file.slice(0, -3)] = {
-        up: module.up,
-        ...(module.down ? { down: module.down } : {}),
-      };
-    }
+/** The migrations listed in migrations/index.ts (static imports: a bundle carries them). */
+const listedMigrations: MigrationProvider = {
+  async getMigrations() {
     return migrations;
-  }
-}
+  },
+};
 
-function migratorFor<DB>(db: Kysely<DB>, migrationFolder = MIGRATIONS_DIR): Migrator {
+function migratorFor<DB>(db: Kysely<DB>): Migrator {
   return new Migrator({
     // Migrations see the schema as it was when they were written, not today's types.
     db: db as unknown as Kysely<unknown>,
-    provider: new TypeScriptMigrationProvider(migrationFolder),
+    provider: listedMigrations,
     migrationTableName: "schema_migrations",
     migrationLockTableName: "schema_migrations_lock",
   });
@@ -86,8 +73,15 @@ export async function down(db: Kysely<unknown>): Promise<void> {
 }
 `;
 
-/** Writes an empty migration named after the current UTC time; returns its path. */
-export async function createMigration(name: string, now = new Date()): Promise<string> {
+/**
+ * Writes an empty migration named after the current UTC time and lists it in
+ * migrations/index.ts; returns its path.
+ */
+export async function createMigration(
+  name: string,
+  now = new Date(),
+  folder = MIGRATIONS_DIR,
+): Promise<string> {
   if (!/^[a-z0-9_]{1,80}$/.test(name)) {
     throw new Error(
       "a migration name is lowercase letters, digits and underscores (e.g. add_due_date)",
@@ -95,7 +89,19 @@ export async function createMigration(name: string, now = new Date()): Promise<s
   }
   const iso = now.toISOString(); // 2026-11-23T09:31:05.000Z → 2026_11_23_093105
   const stamp = `${iso.slice(0, 10).replaceAll("-", "_")}_${iso.slice(11, 19).replaceAll(":", "")}`;
-  const file = path.join(MIGRATIONS_DIR, `${stamp}_${name}.ts`);
+  const id = `${stamp}_${name}`;
+  const file = path.join(folder, `${id}.ts`);
+  const indexFile = path.join(folder, "index.ts");
+  const index = await fs.readFile(indexFile, "utf8");
+  const listEnd = index.lastIndexOf("};");
+  const importsEnd = index.indexOf("\n\n", index.lastIndexOf("\nimport "));
+  if (listEnd < 0 || importsEnd < 0 || importsEnd > listEnd) {
+    throw new Error(`${indexFile} is not in the expected shape: add the migration by hand`);
+  }
   await fs.writeFile(file, TEMPLATE, { flag: "wx" });
+  await fs.writeFile(
+    indexFile,
+    `${index.slice(0, importsEnd)}\nimport * as m${id} from "./${id}.ts";${index.slice(importsEnd, listEnd)}  "${id}": m${id},\n${index.slice(listEnd)}`,
+  );
   return file;
 }

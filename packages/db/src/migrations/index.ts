@@ -1,0 +1,10 @@
+import type { Migration } from "kysely";
+import * as m2026_11_23_090000_users_and_tasks from "./2026_11_23_090000_users_and_tasks.ts";
+
+/**
+ * Every migration, by name; applied in name order. Imported statically so that a bundled
+ * build carries them. `taskflow migrate create NAME` writes the file and its two lines here.
+ */
+export const migrations: Record<string, Migration> = {
+  "2026_11_23_090000_users_and_tasks": m2026_11_23_090000_users_and_tasks,
+};
