@@ -15,6 +15,13 @@ export const testEngines = {
   postgresAdminUrl:
     process.env.TASKFLOW_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
   amqpUrl: process.env.TASKFLOW_TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672",
+  redisUrl: process.env.TASKFLOW_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+};
+
+const engineEndpoints = {
+  postgres: { url: testEngines.postgresAdminUrl, defaultPort: 5432 },
+  rabbitmq: { url: testEngines.amqpUrl, defaultPort: 5672 },
+  redis: { url: testEngines.redisUrl, defaultPort: 6379 },
 };
 
 /** A name no other run uses: prefix, pid and random suffix. */
@@ -46,9 +53,9 @@ function reachable(url: string, defaultPort: number): Promise<boolean> {
  * Whether tests of an engine should run: true if it answers; false (skip) if it does not and
  * services are optional; throws if it does not and services are required.
  */
-export async function engineAvailable(engine: "postgres" | "rabbitmq"): Promise<boolean> {
-  const url = engine === "postgres" ? testEngines.postgresAdminUrl : testEngines.amqpUrl;
-  const ok = await reachable(url, engine === "postgres" ? 5432 : 5672);
+export async function engineAvailable(engine: keyof typeof engineEndpoints): Promise<boolean> {
+  const { url, defaultPort } = engineEndpoints[engine];
+  const ok = await reachable(url, defaultPort);
   if (!ok && requireServices) {
     throw new Error(
       `${engine} is required (TASKFLOW_REQUIRE_SERVICES=1) but ${url} does not answer`,
@@ -113,3 +120,4 @@ export async function waitFor<T>(
 export * from "./api-client.ts";
 export * from "./processes.ts";
 export * from "./rabbitmq.ts";
+export * from "./smtp.ts";
