@@ -86,6 +86,45 @@ export interface QueueDeadLettersTable {
   dead_at: Generated<Date>;
 }
 
+/** The embedded job queue's jobs (used when no Redis is configured); see the job_queue migration. */
+export type QueueJobState = "waiting" | "active" | "completed" | "failed";
+
+export interface QueueJobsTable {
+  queue: string;
+  id: string;
+  seq: Generated<number>;
+  name: string;
+  data: Json;
+  /** "Delayed" is derived: `waiting` with `run_at` in the future. */
+  state: QueueJobState;
+  priority: number;
+  attempts_made: Generated<number>;
+  max_attempts: number;
+  backoff_ms: number;
+  run_at: Timestamp;
+  /** The lease of an `active` job: past it, its processor is presumed gone. */
+  locked_until: Timestamp | null;
+  failed_reason: string | null;
+  result: Json | null;
+  created_at: Generated<Date>;
+  finished_at: Timestamp | null;
+}
+
+/**
+ * The embedded mail sink's messages (used when no SMTP server is configured). Append-only:
+ * a resend with the same Message-ID is another row.
+ */
+export interface MailSinkTable {
+  id: Generated<number>;
+  message_id: string;
+  from_address: string;
+  to_address: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   users: UsersTable;
   tasks: TasksTable;
@@ -93,6 +132,8 @@ export interface Database {
   outbox: OutboxTable;
   queue_messages: QueueMessagesTable;
   queue_dead_letters: QueueDeadLettersTable;
+  queue_jobs: QueueJobsTable;
+  mail_sink: MailSinkTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

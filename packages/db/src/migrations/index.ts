@@ -1,5 +1,7 @@
 import type { Migration } from "kysely";
 import * as m2026_11_23_090000_users_and_tasks from "./2026_11_23_090000_users_and_tasks.ts";
+import * as m2026_11_23_120000_job_queue from "./2026_11_23_120000_job_queue.ts";
+import * as m2026_11_23_120100_mail_sink from "./2026_11_23_120100_mail_sink.ts";
 
 /**
  * Every migration, by name; applied in name order. Imported statically so that a bundled
@@ -7,4 +9,6 @@ import * as m2026_11_23_090000_users_and_tasks from "./2026_11_23_090000_users_a
  */
 export const migrations: Record<string, Migration> = {
   "2026_11_23_090000_users_and_tasks": m2026_11_23_090000_users_and_tasks,
+  "2026_11_23_120000_job_queue": m2026_11_23_120000_job_queue,
+  "2026_11_23_120100_mail_sink": m2026_11_23_120100_mail_sink,
 };

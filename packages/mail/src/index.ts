@@ -1,0 +1,6 @@
+export * from "./create-mailer.ts";
+export * from "./mail-jobs.ts";
+export * from "./mailer.ts";
+export * from "./sink.mailer.ts";
+export * from "./smtp.mailer.ts";
+export * from "./templates.ts";
