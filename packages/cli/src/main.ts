@@ -8,25 +8,35 @@ import {
   migrationStatus,
 } from "@taskflow/db";
 import { onShutdownSignal } from "@taskflow/observability";
-import { type RunningRole, startApi, startOps, startRelay, startWorker } from "./roles.ts";
+import {
+  type RunningRole,
+  startApi,
+  startMailer,
+  startOps,
+  startRelay,
+  startWorker,
+} from "./roles.ts";
 import { assertMigrated, openRuntime } from "./runtime.ts";
 
 const USAGE = `Usage: taskflow <command>
 
 Commands:
-  start                 every role in one process (api, relay, worker); migrates first
+  start                 every role in one process (api, relay, worker, mailer); migrates first
   api                   the HTTP API
   worker                a task worker
   relay                 the outbox relay
+  mailer                runs the email jobs (SMTP, or the embedded mail sink)
   migrate up            apply pending migrations
   migrate down [N]      revert the last N migrations (default 1)
   migrate status        list migrations and when each was applied
   migrate create NAME   write a new, empty migration
 
 Configuration comes from TASKFLOW_* environment variables (see README.md).
-Without TASKFLOW_DATABASE_URL / TASKFLOW_AMQP_URL, embedded engines are used.`;
+Without TASKFLOW_DATABASE_URL / TASKFLOW_AMQP_URL / TASKFLOW_REDIS_URL / TASKFLOW_SMTP_URL,
+embedded engines are used.`;
 
-type Role = "start" | "api" | "worker" | "relay";
+const ROLES = ["start", "api", "worker", "relay", "mailer"] as const;
+type Role = (typeof ROLES)[number];
 
 async function runRoles(command: Role): Promise<void> {
   const config = loadConfig();
@@ -47,6 +57,7 @@ async function runRoles(command: Role): Promise<void> {
       if (applied.length)
         rt.logger.info({ applied: applied.map((m) => m.migrationName) }, "migrated");
       roles.push(await startWorker(rt));
+      roles.push(await startMailer(rt));
       roles.push(await startRelay(rt));
       roles.push(await startApi(rt, { port: config.port }));
       return;
@@ -59,6 +70,10 @@ async function runRoles(command: Role): Promise<void> {
     }
     if (command === "relay") {
       roles.push(await startRelay(rt));
+      roles.push(await startOps(rt, { port: config.port }));
+    }
+    if (command === "mailer") {
+      roles.push(await startMailer(rt));
       roles.push(await startOps(rt, { port: config.port }));
     }
   } catch (error) {
@@ -129,9 +144,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     if (command === "migrate") return await migrate(rest);
-    if (command === "start" || command === "api" || command === "worker" || command === "relay") {
-      return await runRoles(command);
-    }
+    if ((ROLES as readonly string[]).includes(command)) return await runRoles(command as Role);
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -1,5 +1,7 @@
 import { buildApp } from "@taskflow/api";
 import { outboxLag } from "@taskflow/db";
+import { createMailer } from "@taskflow/mail";
+import { createMailerWorker } from "@taskflow/mailer";
 import { startOpsServer } from "@taskflow/observability";
 import { createRelay, outboxPublishers } from "@taskflow/relay";
 import { createTaskRepository } from "@taskflow/tasks";
@@ -17,6 +19,7 @@ function readinessChecks(rt: Runtime) {
   return {
     database: () => rt.database.ping(),
     task_queue: () => rt.taskQueue.ping(),
+    job_queue: () => rt.jobQueue.ping(),
   };
 }
 
@@ -45,6 +48,7 @@ export async function startApi(rt: Runtime, options: { port: number }): Promise<
     loginRateLimitPerMinute: rt.config.auth.loginRateLimitPerMinute,
     cookieSecure: rt.config.auth.cookieSecure,
     trustProxy: rt.config.trustProxy,
+    devMail: !rt.config.isProduction,
   });
   const url = await app.listen({ host: rt.config.host, port: options.port });
   rt.logger.info({ url, docs: `${url}/docs` }, "api listening");
@@ -74,12 +78,38 @@ export async function startRelay(rt: Runtime): Promise<RunningRole> {
   });
   const relay = createRelay({
     database: rt.database,
-    publishers: outboxPublishers({ taskQueue: rt.taskQueue }),
+    publishers: outboxPublishers({ taskQueue: rt.taskQueue, jobQueue: rt.jobQueue }),
     logger: rt.logger.child({ role: "relay" }),
     metrics: rt.metrics,
   });
   await relay.start();
   return { name: "relay", stop: () => relay.stop() };
+}
+
+/**
+ * Runs the email jobs; its mailer (SMTP, or the embedded sink) is its own. An SMTP server
+ * that is down does not make the mailer unready: its jobs wait and retry.
+ */
+export async function startMailer(rt: Runtime): Promise<RunningRole> {
+  const mailer = await createMailer({ smtpUrl: rt.config.mail.smtpUrl, database: rt.database });
+  const worker = createMailerWorker({
+    jobs: rt.jobQueue,
+    mailer,
+    from: rt.config.mail.from,
+    appUrl: rt.config.mail.appUrl,
+    concurrency: rt.config.jobs.mailerConcurrency,
+    logger: rt.logger.child({ role: "mailer" }),
+    metrics: rt.metrics,
+  });
+  await worker.start();
+  rt.logger.info({ mailer: mailer.engine }, "mailer started");
+  return {
+    name: "mailer",
+    async stop() {
+      await worker.stop(rt.config.shutdownTimeoutMs);
+      await mailer.close();
+    },
+  };
 }
 
 /** /healthz, /readyz and /metrics for a role without an HTTP API of its own. */

@@ -4,7 +4,12 @@ import path from "node:path";
 import { createTokenService, type TokenService } from "@taskflow/auth";
 import type { Config } from "@taskflow/config";
 import { createDatabase, type DatabaseHandle, migrationStatus } from "@taskflow/db";
-import { createTaskQueue, type TaskQueue } from "@taskflow/messaging";
+import {
+  createJobQueue,
+  createTaskQueue,
+  type JobQueue,
+  type TaskQueue,
+} from "@taskflow/messaging";
 import { createLogger, createMetrics, type Logger, type Metrics } from "@taskflow/observability";
 
 /** What every role is built from: one of each, shared when roles run in one process. */
@@ -14,6 +19,7 @@ export interface Runtime {
   metrics: Metrics;
   database: DatabaseHandle;
   taskQueue: TaskQueue;
+  jobQueue: JobQueue;
   close(): Promise<void>;
 }
 
@@ -33,8 +39,19 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
     database,
     onError: (error) => logger.warn({ err: error }, "RabbitMQ connection problem; reconnecting"),
   });
+  const jobQueue = createJobQueue({
+    redisUrl: config.jobs.redisUrl,
+    queue: config.jobs.queue,
+    database,
+    onError: (error) => logger.warn({ err: error }, "Redis connection problem; reconnecting"),
+  });
   logger.info(
-    { database: database.engine, taskQueue: taskQueue.engine, queue: taskQueue.name },
+    {
+      database: database.engine,
+      taskQueue: taskQueue.engine,
+      queue: taskQueue.name,
+      jobQueue: jobQueue.engine,
+    },
     "engines selected",
   );
   return {
@@ -43,10 +60,14 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
     metrics,
     database,
     taskQueue,
+    jobQueue,
     async close() {
       await taskQueue
         .close()
         .catch((error: unknown) => logger.warn({ err: error }, "closing the task queue"));
+      await jobQueue
+        .close()
+        .catch((error: unknown) => logger.warn({ err: error }, "closing the job queue"));
       await database.close();
     },
   };

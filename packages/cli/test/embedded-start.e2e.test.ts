@@ -106,6 +106,20 @@ describe("taskflow start on embedded engines", () => {
       { timeoutMs: 90_000, intervalMs: 250, what: `${N} tasks DONE` },
     );
     expect(stats).toEqual({ ...ALL_ZERO, DONE: N });
+    // Registration asked for a welcome email: the embedded mail sink caught exactly one.
+    const inbox = await waitFor(
+      async () => {
+        const answer = await client.request<{ items: { to: string; subject: string }[] }>(
+          "GET",
+          "/api/dev/mail",
+        );
+        const mine = answer.body.items.filter((m) => m.to === credentials.email);
+        return mine.length > 0 ? mine : undefined;
+      },
+      { what: "the welcome email in /api/dev/mail" },
+    );
+    expect(inbox).toHaveLength(1);
+    expect(inbox[0]?.subject).toMatch(/welcome/i);
     await waitFor(() => stream.countBy("DONE").size === N, {
       timeoutMs: 15_000,
       what: `${N} distinct DONE events`,

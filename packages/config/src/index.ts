@@ -24,6 +24,19 @@ const envSchema = z.object({
     .regex(/^[a-zA-Z0-9._-]{1,200}$/)
     .default("taskflow.tasks"),
 
+  /** Redis URL for background jobs (BullMQ); unset means the embedded, database-backed job queue. */
+  TASKFLOW_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  TASKFLOW_JOB_QUEUE: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,200}$/)
+    .default("taskflow.jobs"),
+  TASKFLOW_MAILER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(8),
+  /** SMTP URL (smtp://user:pass@host:587); unset means the embedded mail sink. */
+  TASKFLOW_SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  TASKFLOW_MAIL_FROM: z.string().min(3).max(320).default("TaskFlow <no-reply@taskflow.local>"),
+  /** Where links in emails point. */
+  TASKFLOW_APP_URL: z.url({ protocol: /^https?$/ }).default("http://127.0.0.1:8080"),
+
   TASKFLOW_JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   TASKFLOW_JWT_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   TASKFLOW_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10),
@@ -47,6 +60,8 @@ export interface Config {
   logLevel: Env["TASKFLOW_LOG_LEVEL"];
   database: { url: string | undefined; dataDir: string; poolSize: number };
   amqp: { url: string | undefined; taskQueue: string };
+  jobs: { redisUrl: string | undefined; queue: string; mailerConcurrency: number };
+  mail: { smtpUrl: string | undefined; from: string; appUrl: string };
   auth: {
     jwtSecret: string | undefined;
     tokenTtlSeconds: number;
@@ -100,6 +115,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       poolSize: env.TASKFLOW_DB_POOL_SIZE,
     },
     amqp: { url: env.TASKFLOW_AMQP_URL, taskQueue: env.TASKFLOW_TASK_QUEUE },
+    jobs: {
+      redisUrl: env.TASKFLOW_REDIS_URL,
+      queue: env.TASKFLOW_JOB_QUEUE,
+      mailerConcurrency: env.TASKFLOW_MAILER_CONCURRENCY,
+    },
+    mail: {
+      smtpUrl: env.TASKFLOW_SMTP_URL,
+      from: env.TASKFLOW_MAIL_FROM,
+      appUrl: env.TASKFLOW_APP_URL.replace(/\/$/, ""),
+    },
     auth: {
       jwtSecret: env.TASKFLOW_JWT_SECRET,
       tokenTtlSeconds: env.TASKFLOW_JWT_TTL_SECONDS,

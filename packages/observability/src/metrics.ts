@@ -45,6 +45,12 @@ export function createMetrics(service: string) {
       labelNames: ["type", "status"] as const,
       registers: [registry],
     }),
+    jobsFinished: new Counter({
+      name: "taskflow_jobs_finished_total",
+      help: "Background job attempts finished, by job name and outcome (completed, retry, failed)",
+      labelNames: ["name", "outcome"] as const,
+      registers: [registry],
+    }),
     /** Set by a collect callback where the role can read them (see `onCollect`). */
     tasksByStatus: new Gauge({
       name: "taskflow_tasks",

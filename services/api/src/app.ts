@@ -16,6 +16,7 @@ import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { ProblemSchema, registerProblemHandlers } from "./http/problem.ts";
 import { validatorCompiler } from "./http/validation.ts";
+import { devMailRoutes } from "./modules/dev/dev-mail.routes.ts";
 import { eventRoutes } from "./modules/events/event.routes.ts";
 import { createTaskEventHub } from "./modules/events/task-event-hub.ts";
 import { taskRoutes } from "./modules/tasks/task.routes.ts";
@@ -44,6 +45,8 @@ export interface ApiDependencies {
   cookieSecure: boolean;
   /** Trust X-Forwarded-For from a proxy in front (nginx), for client IPs in rate limits and logs. */
   trustProxy?: boolean;
+  /** Serve GET /api/dev/mail (the embedded mail sink's inbox); never in production. */
+  devMail?: boolean;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -151,6 +154,8 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
     tasks: createTaskService({ tasks, handlers: deps.handlers }),
   });
   await app.register(eventRoutes, { prefix: "/api/events", hub });
+  if (deps.devMail)
+    await app.register(devMailRoutes, { prefix: "/api/dev/mail", db: deps.database.db });
   registerOpsRoutes(app, { checks: deps.checks, metrics: deps.metrics });
 
   return app;

@@ -30,6 +30,30 @@ describe("POST /api/auth/register", () => {
     expect(res.body).not.toContain("argon2");
   });
 
+  it("asks for one welcome email in the registration's transaction, and none for a refused one", async () => {
+    const { app, database } = fixture();
+    const payload = { email: "welcome@example.com", password: "longenough", name: "Wel" };
+    const created = await app.inject({ method: "POST", url: "/api/auth/register", payload });
+    expect(created.statusCode).toBe(201);
+    const again = await app.inject({ method: "POST", url: "/api/auth/register", payload });
+    expect(again.statusCode).toBe(409);
+    const rows = await database.db
+      .selectFrom("outbox")
+      .select(["destination", "payload"])
+      .where("message_key", "=", created.json<{ id: string }>().id)
+      .execute();
+    expect(rows).toEqual([
+      {
+        destination: "job-queue",
+        payload: expect.objectContaining({
+          name: "email.welcome",
+          jobId: `email.welcome.${created.json<{ id: string }>().id}`,
+          data: { user_id: created.json<{ id: string }>().id, email: payload.email, name: "Wel" },
+        }),
+      },
+    ]);
+  });
+
   it("refuses a second account for the same email, whatever its case (409)", async () => {
     const { app } = fixture();
     const payload = { email: "dup@example.com", password: "longenough", name: "A" };

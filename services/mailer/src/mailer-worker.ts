@@ -1,0 +1,106 @@
+import {
+  type Mailer,
+  MailRejected,
+  renderEmail,
+  WELCOME_EMAIL_JOB,
+  type WelcomeEmailData,
+} from "@taskflow/mail";
+import {
+  type JobProcessor,
+  type JobQueue,
+  type JobRun,
+  PermanentJobError,
+} from "@taskflow/messaging";
+import type { Logger, Metrics } from "@taskflow/observability";
+
+export interface MailerWorkerOptions {
+  jobs: JobQueue;
+  mailer: Mailer;
+  /** The From header of every email. */
+  from: string;
+  /** Where links in emails point. */
+  appUrl: string;
+  concurrency: number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** A stable Message-ID per email: a resend after a crash carries the same one. */
+export function messageIdFor(jobId: string, from: string): string {
+  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? "taskflow.local";
+  return `<${jobId}@${domain}>`;
+}
+
+/**
+ * Runs email jobs: renders the job's template and hands it to the mailer. A server that is
+ * down or answers 4xx fails the attempt and the job queue retries it with backoff; a 5xx
+ * (MailRejected) fails the job for good with the server's reason.
+ */
+export function createMailerWorker(options: MailerWorkerOptions) {
+  const { jobs, mailer, logger, metrics } = options;
+  const stats = { processed: 0, failed: 0 };
+  let processor: JobProcessor | undefined;
+
+  async function sendWelcome(job: JobRun) {
+    const data = job.data as WelcomeEmailData;
+    if (!data || typeof data.email !== "string" || typeof data.name !== "string") {
+      throw new PermanentJobError("welcome email job without an email and a name");
+    }
+    const content = await renderEmail("welcome", {
+      name: data.name,
+      email: data.email,
+      app_url: options.appUrl,
+    });
+    return mailer.send({
+      messageId: messageIdFor(job.id, options.from),
+      from: options.from,
+      to: data.email,
+      ...content,
+    });
+  }
+
+  const handlers: Record<string, (job: JobRun) => Promise<unknown>> = {
+    [WELCOME_EMAIL_JOB]: sendWelcome,
+  };
+
+  async function run(job: JobRun): Promise<unknown> {
+    const handler = handlers[job.name];
+    try {
+      if (!handler) throw new PermanentJobError(`no handler for job "${job.name}"`);
+      const sent = await handler(job);
+      stats.processed++;
+      metrics.jobsFinished.inc({ name: job.name, outcome: "completed" });
+      return sent;
+    } catch (error) {
+      const permanent = error instanceof PermanentJobError || error instanceof MailRejected;
+      const last = permanent || job.attempt >= job.maxAttempts;
+      stats.failed += last ? 1 : 0;
+      metrics.jobsFinished.inc({ name: job.name, outcome: last ? "failed" : "retry" });
+      logger.warn(
+        { err: error, job: job.id, name: job.name, attempt: job.attempt, final: last },
+        last ? "email job failed" : "email job attempt failed; it will be retried",
+      );
+      if (error instanceof MailRejected) {
+        throw new PermanentJobError(`rejected by the mail server: ${error.message}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  return {
+    async start() {
+      processor = await jobs.process(run, { concurrency: options.concurrency });
+    },
+    /** Takes no new jobs and lets the running ones finish (at most `timeoutMs`). */
+    async stop(timeoutMs: number) {
+      await processor?.close(timeoutMs);
+    },
+    get stats() {
+      return { ...stats, inFlight: processor?.running ?? 0 };
+    },
+  };
+}
+
+export type MailerWorker = ReturnType<typeof createMailerWorker>;
