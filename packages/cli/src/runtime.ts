@@ -42,6 +42,7 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
   const jobQueue = createJobQueue({
     redisUrl: config.jobs.redisUrl,
     queue: config.jobs.queue,
+    leaseMs: config.jobs.leaseMs,
     database,
     onError: (error) => logger.warn({ err: error }, "Redis connection problem; reconnecting"),
   });

@@ -92,4 +92,33 @@ describe.skipIf(!available)("the welcome email on PostgreSQL, Redis and SMTP", (
     expect(mailTo(email)).toHaveLength(1);
     expect(await mailer.stop("SIGTERM")).toEqual({ code: 0, signal: null });
   }, 60_000);
+
+  it("when the mailer is SIGKILLed in the middle of sending, then another mailer delivers the email, and any duplicate carries the same Message-ID", async () => {
+    // A server that takes its time to answer the message: the mailer dies while it waits.
+    const slow = await startTestSmtpServer({ holdMs: 3_000 });
+    const slowEnv = { ...env, TASKFLOW_SMTP_URL: slow.url, TASKFLOW_JOB_LEASE_MS: "2000" };
+    try {
+      const first = await startRole("mailer", slowEnv);
+      const credentials = newCredentials("crash");
+      await new ApiClient(api.url).register(credentials);
+      await waitFor(() => slow.dataStarted > 0, { timeoutMs: 20_000, what: "the send to begin" });
+      expect(await first.kill()).toEqual({ code: null, signal: "SIGKILL" });
+
+      const second = await startRole("mailer", slowEnv);
+      const copies = await waitFor(
+        () => {
+          const mine = slow.received.filter((m) =>
+            JSON.stringify(m.to).includes(credentials.email),
+          );
+          return mine.length > 0 ? mine : undefined;
+        },
+        { timeoutMs: 45_000, what: "the email from the second mailer" },
+      );
+      expect(new Set(copies.map((m) => m.messageId)).size).toBe(1);
+      expect(copies[0]?.messageId).toMatch(/^<email\.welcome\.[0-9a-f-]+@taskflow\.test>$/);
+      expect(await second.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+    } finally {
+      await slow.stop();
+    }
+  }, 90_000);
 });

@@ -21,6 +21,22 @@ describe("loadConfig", () => {
     );
   });
 
+  it("reads the admin list lower-cased and refuses a bad email in it; switches jobs and mail to real engines", () => {
+    const config = loadConfig({
+      TASKFLOW_ADMIN_EMAILS: " Ops@Example.com, root@example.com ,",
+      TASKFLOW_REDIS_URL: "redis://127.0.0.1:6379",
+      TASKFLOW_SMTP_URL: "smtp://127.0.0.1:1025",
+    });
+    expect(config.auth.adminEmails).toEqual(["ops@example.com", "root@example.com"]);
+    expect(config.jobs.redisUrl).toBe("redis://127.0.0.1:6379");
+    expect(config.mail.smtpUrl).toBe("smtp://127.0.0.1:1025");
+    expect(loadConfig({}).auth.adminEmails).toEqual([]);
+    expect(() => loadConfig({ TASKFLOW_ADMIN_EMAILS: "ops@example.com,nobody" })).toThrow(
+      /TASKFLOW_ADMIN_EMAILS/,
+    );
+    expect(() => loadConfig({ TASKFLOW_SMTP_URL: "http://mail" })).toThrow(/TASKFLOW_SMTP_URL/);
+  });
+
   it("lists every bad variable at once", () => {
     try {
       loadConfig({ TASKFLOW_PORT: "-1", TASKFLOW_LOG_LEVEL: "loud" });

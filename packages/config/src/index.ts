@@ -31,6 +31,8 @@ const envSchema = z.object({
     .regex(/^[a-zA-Z0-9._-]{1,200}$/)
     .default("taskflow.jobs"),
   TASKFLOW_MAILER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(8),
+  /** A crashed job processor's jobs run again after about this long. */
+  TASKFLOW_JOB_LEASE_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
   /** SMTP URL (smtp://user:pass@host:587); unset means the embedded mail sink. */
   TASKFLOW_SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   TASKFLOW_MAIL_FROM: z.string().min(3).max(320).default("TaskFlow <no-reply@taskflow.local>"),
@@ -41,6 +43,19 @@ const envSchema = z.object({
   TASKFLOW_JWT_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   TASKFLOW_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10),
   TASKFLOW_COOKIE_SECURE: z.stringbool().optional(),
+  /** Comma-separated emails of the operators who may use /api/monitor. */
+  TASKFLOW_ADMIN_EMAILS: z
+    .string()
+    .transform((list) =>
+      list
+        .split(",")
+        .map((email) => email.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.email()))
+    .default([]),
+  /** Task submissions (POST /api/tasks) per user per minute. */
+  TASKFLOW_TASK_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(6_000),
 
   TASKFLOW_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(64),
   TASKFLOW_WORKER_PREFETCH: z.coerce.number().int().min(1).max(65_535).optional(),
@@ -60,14 +75,22 @@ export interface Config {
   logLevel: Env["TASKFLOW_LOG_LEVEL"];
   database: { url: string | undefined; dataDir: string; poolSize: number };
   amqp: { url: string | undefined; taskQueue: string };
-  jobs: { redisUrl: string | undefined; queue: string; mailerConcurrency: number };
+  jobs: {
+    redisUrl: string | undefined;
+    queue: string;
+    leaseMs: number;
+    mailerConcurrency: number;
+  };
   mail: { smtpUrl: string | undefined; from: string; appUrl: string };
   auth: {
     jwtSecret: string | undefined;
     tokenTtlSeconds: number;
     loginRateLimitPerMinute: number;
     cookieSecure: boolean;
+    /** Lower-cased. */
+    adminEmails: string[];
   };
+  tasks: { rateLimitPerMinute: number };
   worker: { concurrency: number; prefetch: number; retryBaseMs: number; retryMaxMs: number };
   trustProxy: boolean;
   shutdownTimeoutMs: number;
@@ -118,6 +141,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     jobs: {
       redisUrl: env.TASKFLOW_REDIS_URL,
       queue: env.TASKFLOW_JOB_QUEUE,
+      leaseMs: env.TASKFLOW_JOB_LEASE_MS,
       mailerConcurrency: env.TASKFLOW_MAILER_CONCURRENCY,
     },
     mail: {
@@ -130,7 +154,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       tokenTtlSeconds: env.TASKFLOW_JWT_TTL_SECONDS,
       loginRateLimitPerMinute: env.TASKFLOW_LOGIN_RATE_LIMIT,
       cookieSecure: env.TASKFLOW_COOKIE_SECURE ?? isProduction,
+      adminEmails: env.TASKFLOW_ADMIN_EMAILS,
     },
+    tasks: { rateLimitPerMinute: env.TASKFLOW_TASK_RATE_LIMIT },
     worker: {
       concurrency: env.TASKFLOW_WORKER_CONCURRENCY,
       prefetch: env.TASKFLOW_WORKER_PREFETCH ?? Math.max(env.TASKFLOW_WORKER_CONCURRENCY * 2, 100),
