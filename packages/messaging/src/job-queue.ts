@@ -24,8 +24,13 @@ export interface JobQueue {
   list(state: JobState, limit: number): Promise<JobView[]>;
   /** One job by id, or undefined. */
   get(jobId: string): Promise<JobView | undefined>;
-  /** Moves a failed job back to waiting (attempts start over); false if it is not failed. */
-  retry(jobId: string): Promise<boolean>;
+  /**
+   * Moves a failed job back to waiting (attempts start over), with `data` replacing its
+   * payload when given (a redrive with an edited payload); false if it is not failed.
+   */
+  retry(jobId: string, options?: { data?: unknown }): Promise<boolean>;
+  /** Deletes a job that is not running (a purge); false if there is none or it is active. */
+  remove(jobId: string): Promise<boolean>;
   /** Fails unless the engine answers now. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -20,6 +20,12 @@ export interface TaskQueue {
   stats(): Promise<QueueStats>;
   /** Up to `limit` dead-lettered messages, oldest first, without removing them. */
   peekDeadLetters(limit: number): Promise<QueueMessage[]>;
+  /**
+   * Removes the dead-lettered messages with these ids (QueueMessage.id) and returns how many
+   * it removed; ids not found are ignored. The monitor calls it once the task a message was
+   * about has been given a fresh message (a redrive), so the dead letter does not linger.
+   */
+  removeDeadLetters(ids: readonly string[]): Promise<number>;
   /** Fails unless the engine answers now. */
   ping(): Promise<void>;
   close(): Promise<void>;

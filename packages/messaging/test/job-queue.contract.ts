@@ -215,6 +215,102 @@ export function describeJobQueueContract(
       expect(await queue.retry("no-such-job")).toBe(false);
     });
 
+    it.skipIf(!f)("retry with data runs the job again with that payload", async () => {
+      const queue = await open();
+      await queue.add([
+        { name: "mail", jobId: "typo", data: { to: "a@exmaple.com" }, attempts: 1 },
+      ]);
+      const { handler, of } = recorder((run) => {
+        const { to } = run.data as { to: string };
+        if (to.endsWith("@exmaple.com")) throw new PermanentJobError("550 no such domain");
+        return `sent to ${to}`;
+      });
+      await processWith(queue, handler);
+      await waitFor(async () => (await stateOf(queue, "typo")) === "failed");
+
+      expect(await queue.retry("typo", { data: { to: "a@example.com" } })).toBe(true);
+      await waitFor(async () => (await stateOf(queue, "typo")) === "completed");
+      expect(of("typo").map((r) => r.data)).toEqual([
+        { to: "a@exmaple.com" },
+        { to: "a@example.com" },
+      ]);
+      expect(of("typo")[1]?.attempt).toBe(1);
+      expect(await queue.get("typo")).toMatchObject({
+        data: { to: "a@example.com" },
+        result: "sent to a@example.com",
+      });
+      // Not failed: neither retried nor edited.
+      expect(await queue.retry("typo", { data: { to: "b@example.com" } })).toBe(false);
+      expect((await queue.get("typo"))?.data).toEqual({ to: "a@example.com" });
+      expect(await queue.retry("no-such-job", { data: {} })).toBe(false);
+    });
+
+    it.skipIf(!f)("removes waiting, delayed, completed and failed jobs", async () => {
+      const queue = await open();
+      await queue.add([
+        { name: "w", jobId: "waiting", data: {} },
+        { name: "d", jobId: "delayed", data: {}, delayMs: 60_000 },
+      ]);
+      expect(await queue.remove("waiting")).toBe(true);
+      expect(await queue.remove("delayed")).toBe(true);
+      expect(await queue.get("waiting")).toBeUndefined();
+      expect(await queue.get("delayed")).toBeUndefined();
+      expect((await queue.counts()).waiting).toBe(0);
+      expect((await queue.counts()).delayed).toBe(0);
+      expect(await queue.list("delayed", 10)).toEqual([]);
+
+      await queue.add([
+        { name: "ok", jobId: "done", data: {} },
+        { name: "bad", jobId: "broken", data: {}, attempts: 1 },
+      ]);
+      const { handler, of } = recorder((run) => {
+        if (run.name === "bad") throw new Error("boom");
+      });
+      await processWith(queue, handler);
+      await waitFor(async () => {
+        const c = await queue.counts();
+        return c.completed === 1 && c.failed === 1;
+      });
+      expect(await queue.remove("done")).toBe(true);
+      expect(await queue.remove("broken")).toBe(true);
+      expect(await queue.get("done")).toBeUndefined();
+      expect(await queue.get("broken")).toBeUndefined();
+      expect(await queue.list("failed", 10)).toEqual([]);
+      expect(await queue.counts()).toEqual({
+        waiting: 0,
+        delayed: 0,
+        active: 0,
+        completed: 0,
+        failed: 0,
+      });
+      expect(await queue.retry("broken")).toBe(false);
+      expect(await queue.remove("broken")).toBe(false);
+      expect(await queue.remove("no-such-job")).toBe(false);
+      // The removed waiting and delayed jobs never ran.
+      expect([...of("waiting"), ...of("delayed")]).toHaveLength(0);
+    });
+
+    it.skipIf(!f)("does not remove a running job", async () => {
+      const queue = await open();
+      await queue.add([{ name: "slow", jobId: "running", data: {} }]);
+      const started = deferred();
+      const release = deferred();
+      const { handler } = recorder(async () => {
+        started.resolve();
+        await release.promise;
+        return "finished";
+      });
+      await processWith(queue, handler);
+      await started.promise;
+      await waitFor(async () => (await stateOf(queue, "running")) === "active");
+
+      expect(await queue.remove("running")).toBe(false);
+      expect(await stateOf(queue, "running")).toBe("active");
+      release.resolve();
+      await waitFor(async () => (await stateOf(queue, "running")) === "completed");
+      expect((await queue.get("running"))?.result).toBe("finished");
+    });
+
     it.skipIf(!f)("fails at once on PermanentJobError, whatever attempts remain", async () => {
       const queue = await open();
       await queue.add([{ name: "mail", jobId: "bounce", data: {}, attempts: 5, backoffMs: 10 }]);

@@ -126,6 +126,67 @@ export function describeTaskQueueContract(
       expect((await queue.stats()).waiting).toBe(0);
     });
 
+    it.skipIf(!f)("removes dead letters by id, and only dead ones", async () => {
+      const name = newQueueName();
+      const queue = await open(name);
+      await queue.publish([
+        { id: "redriven", body: { v: 1 } },
+        { id: "kept", body: { v: 1 }, headers: { reason: "still broken" } },
+      ]);
+      const first = collect(queue);
+      await waitFor(() => first.deliveries.length === 2);
+      for (const d of first.deliveries) d.deadLetter("handler gave up");
+      await waitFor(async () => (await queue.stats()).deadLettered === 2, {
+        what: "two dead letters",
+      });
+      await (await first.subscription).stop();
+      // A redrive: a fresh message under the same id (ids are stable across re-publishes).
+      await queue.publish([{ id: "redriven", body: { v: 2 } }]);
+
+      expect(await queue.removeDeadLetters(["redriven", "no-such-message"])).toBe(1);
+      const dead = await queue.peekDeadLetters(10);
+      expect(dead.map((m) => m.id)).toEqual(["kept"]);
+      expect(dead[0]?.body).toEqual({ v: 1 });
+      expect(dead[0]?.headers?.reason).toBe("still broken");
+      await waitFor(async () => (await queue.stats()).deadLettered === 1, {
+        what: "one dead letter left",
+      });
+      expect(await queue.removeDeadLetters(["redriven", "no-such-message"])).toBe(0);
+      expect(await queue.removeDeadLetters([])).toBe(0);
+
+      // The work queue's message with that id is untouched.
+      const again = await open(name);
+      const second = collect(again);
+      const fresh = await waitFor(() => second.deliveries[0], { what: "the redriven message" });
+      expect(fresh.message).toMatchObject({ id: "redriven", body: { v: 2 } });
+      fresh.ack();
+      // RabbitMQ counts dead letters given back by a removal a moment later.
+      await waitFor(async () => (await queue.stats()).deadLettered === 1, {
+        what: "the kept dead letter",
+      });
+    });
+
+    it.skipIf(!f)("removes every dead letter under an id dead-lettered twice", async () => {
+      const name = newQueueName();
+      const queue = await open(name);
+      await queue.publish([
+        { id: "twice", body: 1 },
+        { id: "twice", body: 2 },
+        { id: "other", body: 3 },
+      ]);
+      const { deliveries } = collect(queue);
+      await waitFor(() => deliveries.length === 3);
+      for (const d of deliveries) d.deadLetter("gave up");
+      await waitFor(async () => (await queue.stats()).deadLettered === 3, {
+        what: "three dead letters",
+      });
+      expect(await queue.removeDeadLetters(["twice"])).toBe(2);
+      expect((await queue.peekDeadLetters(10)).map((m) => m.id)).toEqual(["other"]);
+      await waitFor(async () => (await queue.stats()).deadLettered === 1, {
+        what: "one dead letter left",
+      });
+    });
+
     it.skipIf(!f)("never hands out more than prefetch unsettled messages", async () => {
       const name = newQueueName();
       const queue = await open(name);

@@ -198,18 +198,31 @@ export function createEmbeddedJobQueue(options: EmbeddedJobQueueOptions): JobQue
       return row ? toView(row) : undefined;
     },
 
-    async retry(jobId: string) {
+    async retry(jobId: string, retryOptions?: { data?: unknown }) {
+      const data = retryOptions?.data;
+      const replaceData = data === undefined ? sql`` : sql`, data = ${JSON.stringify(data)}::jsonb`;
       const { rows } = await sql<{ id: string }>`
         WITH retried AS (
           UPDATE queue_jobs
           SET state = 'waiting', attempts_made = 0, run_at = now(), failed_reason = NULL,
-              finished_at = NULL, locked_until = NULL
+              finished_at = NULL, locked_until = NULL ${replaceData}
           WHERE queue = ${queue} AND id = ${jobId} AND state = 'failed'
           RETURNING id
         )
         SELECT id, pg_notify(${JOB_CHANNEL}, ${queue}) FROM retried
       `.execute(db);
       return rows.length > 0;
+    },
+
+    async remove(jobId: string) {
+      // An active job is running now: deleting it would hide work in progress.
+      const result = await db
+        .deleteFrom("queue_jobs")
+        .where("queue", "=", queue)
+        .where("id", "=", jobId)
+        .where("state", "!=", "active")
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
     },
 
     async ping() {

@@ -111,6 +111,18 @@ export function createEmbeddedTaskQueue(options: EmbeddedTaskQueueOptions): Task
       return rows.map((r) => ({ id: r.message_id, body: r.body, headers: r.headers }));
     },
 
+    async removeDeadLetters(ids: readonly string[]) {
+      if (ids.length === 0) return 0;
+      // One array parameter, however many ids (a list of them would hit the parameter limit);
+      // every row of an id goes, also a message dead-lettered twice.
+      const result = await db
+        .deleteFrom("queue_dead_letters")
+        .where("queue", "=", queue)
+        .where(sql<boolean>`message_id = ANY(${[...ids]}::text[])`)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     async ping() {
       await database.ping();
     },

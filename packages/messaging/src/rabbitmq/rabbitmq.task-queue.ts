@@ -139,6 +139,53 @@ export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): Task
       }
     },
 
+    /**
+     * AMQP cannot delete by id: every dead letter there was when the call began is taken
+     * (acks on, one `get` at a time) on a throwaway channel; matches are acknowledged, the
+     * others are held and go back when the channel closes. Bounded by the count at the start,
+     * so dead letters arriving meanwhile cannot keep it going.
+     *
+     * @remarks The ones kept are requeued, so RabbitMQ flags them redelivered and may put them
+     * behind dead letters that arrived during the call: "oldest first" in peekDeadLetters is
+     * then only roughly so, and stats() may leave them out for a moment after the call (the
+     * quorum queue takes them back asynchronously). Dead letters another channel holds at
+     * that moment (a concurrent peek or removal) are not seen. If the connection drops
+     * midway, the call rejects: some matches may be gone already; calling it again removes
+     * the rest.
+     */
+    async removeDeadLetters(ids: readonly string[]) {
+      if (ids.length === 0) return 0;
+      const wanted = new Set(ids);
+      const channel = connection.createChannel({ name: `${queue}:remove-dead`, confirm: false });
+      // After a reconnect the wrapper goes on with a new channel: what the old one held went
+      // back, and the count taken at the start no longer bounds anything.
+      let lost = false;
+      const onLost = () => {
+        lost = true;
+      };
+      connection.on("disconnect", onLost);
+      try {
+        await channel.waitForConnect();
+        const { messageCount } = await channel.checkQueue(deadQueue);
+        let removed = 0;
+        for (let i = 0; i < messageCount; i++) {
+          const message = await channel.get(deadQueue, { noAck: false });
+          if (lost) throw new Error("RabbitMQ connection lost while removing dead letters");
+          if (!message) break;
+          // Every copy goes: a message dead-lettered twice has two under the same id.
+          if (wanted.has(String(message.properties.messageId ?? ""))) {
+            channel.ack(message);
+            removed++;
+          }
+        }
+        return removed;
+      } finally {
+        connection.off("disconnect", onLost);
+        // Frames are ordered: the acks above are done when the close is; the rest go back.
+        await channel.close();
+      }
+    },
+
     async ping() {
       if (!connection.isConnected()) throw new Error("RabbitMQ is not connected");
       await publisher.checkQueue(queue);

@@ -226,11 +226,27 @@ export function createBullMqJobQueue(options: BullMqJobQueueOptions): JobQueue {
       return job ? toView(job, state) : undefined;
     },
 
-    async retry(jobId: string) {
+    async retry(jobId: string, retryOptions?: { data?: unknown }) {
       const job = await queue.getJob(toBullMqJobId(jobId));
       if (!job || (await job.getState()) !== "failed") return false;
+      // The payload first: once retried, a worker may take the job at once.
+      if (retryOptions?.data !== undefined) await job.updateData(retryOptions.data);
       await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
       return true;
+    },
+
+    async remove(jobId: string) {
+      const job = await queue.getJob(toBullMqJobId(jobId));
+      // BullMQ refuses only a locked job; one whose lock ran out (its worker died) is still
+      // active to us, and its stalled-job check is about to run it again.
+      if (!job || (await job.getState()) === "active") return false;
+      try {
+        await job.remove();
+        return true;
+      } catch {
+        // Locked: a worker took it between the two calls.
+        return false;
+      }
     },
 
     async ping() {
