@@ -1,6 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { createTokenService, type TokenService } from "@taskflow/auth";
 import { createDatabase, type DatabaseHandle, migrateUp } from "@taskflow/db";
+import {
+  createEmbeddedJobQueue,
+  createEmbeddedTaskQueue,
+  type JobQueue,
+  type TaskQueue,
+} from "@taskflow/messaging";
 import { createLogger, createMetrics, type ReadinessChecks } from "@taskflow/observability";
 import { createTestDatabase, engineAvailable } from "@taskflow/testing";
 import { taskHandlers } from "@taskflow/worker/handlers";
@@ -12,6 +18,9 @@ export interface AppFixture {
   database: DatabaseHandle;
   tokens: TokenService;
   secret: string;
+  /** With `embeddedQueues`: the queues the API monitors, on the fixture's database. */
+  taskQueue?: TaskQueue;
+  jobQueue?: JobQueue;
   close(): Promise<void>;
 }
 
@@ -21,7 +30,14 @@ export interface AppFixture {
  * validation and serialization included, without a port.
  */
 export async function openAppFixture(
-  options: { checks?: ReadinessChecks; loginRateLimitPerMinute?: number } = {},
+  options: {
+    checks?: ReadinessChecks;
+    loginRateLimitPerMinute?: number;
+    taskRateLimitPerMinute?: number;
+    adminEmails?: string[];
+    /** Give the API (for /api/monitor) the embedded task and job queues on its database. */
+    embeddedQueues?: boolean;
+  } = {},
 ): Promise<AppFixture | undefined> {
   if (!(await engineAvailable("postgres"))) return undefined;
   const testDb = await createTestDatabase("taskflow_api");
@@ -29,6 +45,12 @@ export async function openAppFixture(
   await migrateUp(database.db);
   const secret = randomBytes(32).toString("hex");
   const tokens = createTokenService({ secret, ttlSeconds: 300 });
+  const queues = options.embeddedQueues
+    ? {
+        taskQueue: createEmbeddedTaskQueue({ database, queue: "api-test.tasks", pollMs: 100 }),
+        jobQueue: createEmbeddedJobQueue({ database, queue: "api-test.jobs", pollMs: 100 }),
+      }
+    : {};
   const app = await buildApp({
     database,
     tokens,
@@ -37,7 +59,12 @@ export async function openAppFixture(
     metrics: createMetrics("api-test"),
     checks: options.checks ?? { database: () => database.ping() },
     loginRateLimitPerMinute: options.loginRateLimitPerMinute ?? 1_000,
+    ...(options.taskRateLimitPerMinute
+      ? { taskRateLimitPerMinute: options.taskRateLimitPerMinute }
+      : {}),
     cookieSecure: false,
+    adminEmails: options.adminEmails ?? [],
+    ...queues,
   });
   await app.ready();
   return {
@@ -45,8 +72,11 @@ export async function openAppFixture(
     database,
     tokens,
     secret,
+    ...queues,
     async close() {
       await app.close();
+      await queues.taskQueue?.close();
+      await queues.jobQueue?.close();
       await database.close();
       await testDb.drop();
     },

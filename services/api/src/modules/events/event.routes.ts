@@ -1,9 +1,7 @@
-import type { ServerResponse } from "node:http";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import { eventStreams } from "./event-stream.ts";
 import type { TaskEventHub } from "./task-event-hub.ts";
-
-const HEARTBEAT_MS = 15_000;
 
 /**
  * GET /api/events: the caller's task changes as Server-Sent Events (`task.updated`). Auth is
@@ -14,12 +12,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ hub: TaskEventHub }> = asy
   app,
   { hub },
 ) => {
-  const open = new Set<ServerResponse>();
-  // preClose, not onClose: the server's close waits for open connections, and a stream
-  // never ends by itself.
-  app.addHook("preClose", async () => {
-    for (const stream of open) stream.end();
-  });
+  const stream = eventStreams(app);
 
   app.get(
     "",
@@ -37,36 +30,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ hub: TaskEventHub }> = asy
         },
       },
     },
-    async (request, reply) => {
-      const ownerId = request.user.id;
-      const raw = reply.raw;
-      let unsubscribe: (() => void) | undefined;
-      try {
-        unsubscribe = await hub.subscribe(ownerId, (change) => {
-          raw.write(
-            `event: task.updated\ndata: ${JSON.stringify({ id: change.id, status: change.status })}\n\n`,
-          );
-        });
-      } catch (error) {
-        request.log.error({ err: error }, "cannot subscribe to task events");
-        throw error;
-      }
-      reply.hijack();
-      raw.writeHead(200, {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache, no-transform",
-        connection: "keep-alive",
-        "x-accel-buffering": "no",
-      });
-      raw.write("retry: 3000\n: connected\n\n");
-      open.add(raw);
-      const heartbeat = setInterval(() => raw.write(": ping\n\n"), HEARTBEAT_MS);
-      heartbeat.unref();
-      request.raw.once("close", () => {
-        clearInterval(heartbeat);
-        unsubscribe?.();
-        open.delete(raw);
-      });
-    },
+    async (request, reply) =>
+      stream(request, reply, (send) =>
+        hub.subscribe(request.user.id, (change) =>
+          send("task.updated", { id: change.id, status: change.status }),
+        ),
+      ),
   );
 };

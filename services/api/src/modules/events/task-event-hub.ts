@@ -5,11 +5,21 @@ type Listener = (change: TaskChange) => void;
 
 /**
  * Fans committed task changes (NOTIFY from whichever process made them) out to this API
- * process's live subscribers, by owner. It listens only once someone subscribes.
+ * process's live subscribers, by owner (and every change to the monitor's subscribers). It
+ * listens only once someone subscribes.
  */
 export function createTaskEventHub(database: DatabaseHandle, onError: (error: unknown) => void) {
   const byOwner = new Map<string, Set<Listener>>();
+  const everyOwner = new Set<Listener>();
   let listening: Promise<unknown> | undefined;
+
+  const listen = async () => {
+    listening ??= database.listen(TASK_EVENTS_CHANNEL, dispatch).catch((error: unknown) => {
+      listening = undefined;
+      throw error;
+    });
+    await listening;
+  };
 
   const dispatch = (payload: string) => {
     let changes: TaskChange[];
@@ -21,16 +31,13 @@ export function createTaskEventHub(database: DatabaseHandle, onError: (error: un
     }
     for (const change of changes) {
       for (const listener of byOwner.get(change.owner_id) ?? []) listener(change);
+      for (const listener of everyOwner) listener(change);
     }
   };
 
   return {
     async subscribe(ownerId: string, listener: Listener): Promise<() => void> {
-      listening ??= database.listen(TASK_EVENTS_CHANNEL, dispatch).catch((error: unknown) => {
-        listening = undefined;
-        throw error;
-      });
-      await listening;
+      await listen();
       let listeners = byOwner.get(ownerId);
       if (!listeners) {
         listeners = new Set();
@@ -42,8 +49,16 @@ export function createTaskEventHub(database: DatabaseHandle, onError: (error: un
         if (listeners.size === 0) byOwner.delete(ownerId);
       };
     },
+    /** Every owner's changes (the monitor's stream, for operators). */
+    async subscribeAll(listener: Listener): Promise<() => void> {
+      await listen();
+      everyOwner.add(listener);
+      return () => {
+        everyOwner.delete(listener);
+      };
+    },
     get subscribers(): number {
-      let n = 0;
+      let n = everyOwner.size;
       for (const set of byOwner.values()) n += set.size;
       return n;
     },

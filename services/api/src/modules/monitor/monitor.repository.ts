@@ -1,0 +1,181 @@
+import {
+  type AuditLogRow,
+  type Database,
+  type Kysely,
+  listHeartbeats,
+  sql,
+  type TaskRow,
+  type TaskStatus,
+} from "@taskflow/db";
+import { TASK_QUEUE_DESTINATION } from "@taskflow/tasks";
+
+/** Who did what to what: one audit_log row. */
+export interface AuditEntry {
+  actor: { id: string; email: string };
+  action: string;
+  target: string;
+  details?: Record<string, unknown>;
+}
+
+export interface TaskSearch {
+  status?: TaskStatus | undefined;
+  type?: string | undefined;
+  q?: string | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  limit: number;
+  /** The last id of the previous page. */
+  before?: string | undefined;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Task ids are UUIDv7 and created_at is set in the same instant, give or take: a created_at
+// range is also an id range with this much slack, which the primary key serves.
+const ID_RANGE_SLACK_MS = 60_000;
+const SEARCH_TIMEOUT = "5s";
+
+/** The smallest UUIDv7 of a millisecond: ids of tasks created at or after it sort after it. */
+function uuidv7Floor(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0").slice(-12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}
+
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** The monitor's reads across all owners, and its audit log. Task changes go through TaskRepository. */
+export function createMonitorRepository(db: Kysely<Database>) {
+  return {
+    /** On the caller's transaction when given one, so the record commits with the action. */
+    async appendAudit(entry: AuditEntry, trx: Kysely<Database> = db): Promise<void> {
+      await trx
+        .insertInto("audit_log")
+        .values({
+          actor_id: entry.actor.id,
+          actor_email: entry.actor.email,
+          action: entry.action,
+          target: entry.target,
+          details: JSON.stringify(entry.details ?? {}),
+        })
+        .execute();
+    },
+
+    /** Newest first; `before` is the last id of the previous page. */
+    async listAudit({
+      limit,
+      before,
+    }: {
+      limit: number;
+      before?: number | undefined;
+    }): Promise<{ items: AuditLogRow[]; nextCursor: number | null }> {
+      let query = db
+        .selectFrom("audit_log")
+        .selectAll()
+        .orderBy("id", "desc")
+        .limit(limit + 1);
+      if (before !== undefined) query = query.where("id", "<", before);
+      const rows = await query.execute();
+      const items = rows.slice(0, limit);
+      return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+    },
+
+    /**
+     * Every owner's tasks, newest first, filtered; keyset pages by id. It walks the primary
+     * key backwards (a created_at range narrows that walk), so a filter that matches little
+     * of a large table can take long: the statement is cut off after a few seconds.
+     */
+    async searchTasks(
+      search: TaskSearch,
+    ): Promise<{ items: TaskRow[]; nextCursor: string | null }> {
+      return db.transaction().execute(async (trx) => {
+        await sql`SET LOCAL statement_timeout = ${sql.lit(SEARCH_TIMEOUT)}`.execute(trx);
+        let query = trx
+          .selectFrom("tasks")
+          .selectAll()
+          .orderBy("id", "desc")
+          .limit(search.limit + 1);
+        if (search.status) query = query.where("status", "=", search.status);
+        if (search.type) query = query.where("type", "=", search.type);
+        if (search.before) query = query.where("id", "<", search.before);
+        if (search.from) {
+          query = query
+            .where("created_at", ">=", search.from)
+            .where("id", ">=", uuidv7Floor(search.from.getTime() - ID_RANGE_SLACK_MS));
+        }
+        if (search.to) {
+          query = query
+            .where("created_at", "<", search.to)
+            .where("id", "<", uuidv7Floor(search.to.getTime() + ID_RANGE_SLACK_MS));
+        }
+        const { q } = search;
+        if (q) {
+          const inPayload = sql<boolean>`payload::text ILIKE ${likePattern(q)}`;
+          query = UUID.test(q)
+            ? query.where((eb) => eb.or([eb("id", "=", q), inPayload]))
+            : query.where(inPayload);
+        }
+        const rows = await query.execute();
+        const items = rows.slice(0, search.limit);
+        return {
+          items,
+          nextCursor: rows.length > search.limit ? (items.at(-1)?.id ?? null) : null,
+        };
+      });
+    },
+
+    async tasksByIds(ids: readonly string[]): Promise<TaskRow[]> {
+      const valid = ids.filter((id) => UUID.test(id));
+      if (valid.length === 0) return [];
+      return db
+        .selectFrom("tasks")
+        .selectAll()
+        .where("id", "=", sql<string>`ANY(${sql.val(valid)}::uuid[])`)
+        .execute();
+    },
+
+    /**
+     * The task side of the queue's numbers, from the database: tasks finished in the last
+     * minute by status (an index range: tasks_finished_at_idx), PROCESSING tasks (the
+     * counters: one row per owner) and retries waiting out their backoff in the outbox.
+     */
+    async taskQueueNumbers(): Promise<{
+      finishedLastMinute: { DONE: number; FAILED: number; CANCELLED: number };
+      processing: number;
+      delayed: number;
+    }> {
+      const { rows } = await sql<{
+        done: number;
+        failed: number;
+        cancelled: number;
+        processing: number;
+        delayed: number;
+      }>`
+        SELECT
+          count(*) FILTER (WHERE status = 'DONE')::int AS done,
+          count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
+          count(*) FILTER (WHERE status = 'CANCELLED')::int AS cancelled,
+          (SELECT coalesce(sum(count), 0)::int FROM task_counts
+            WHERE status = 'PROCESSING') AS processing,
+          (SELECT count(*)::int FROM outbox
+            WHERE available_at > now() AND destination = ${TASK_QUEUE_DESTINATION}) AS delayed
+        FROM tasks
+        WHERE finished_at IS NOT NULL AND finished_at > now() - interval '1 minute'
+      `.execute(db);
+      const row = rows[0];
+      return {
+        finishedLastMinute: {
+          DONE: row?.done ?? 0,
+          FAILED: row?.failed ?? 0,
+          CANCELLED: row?.cancelled ?? 0,
+        },
+        processing: Math.max(0, row?.processing ?? 0),
+        delayed: row?.delayed ?? 0,
+      };
+    },
+
+    listHeartbeats: () => listHeartbeats(db),
+  };
+}
+
+export type MonitorRepository = ReturnType<typeof createMonitorRepository>;

@@ -1,0 +1,247 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import type { FastifyRequest } from "fastify";
+import { HttpProblem } from "../../http/problem.ts";
+import { eventStreams } from "../events/event-stream.ts";
+import type { TaskEventHub } from "../events/task-event-hub.ts";
+import {
+  AuditQuery,
+  DeadLettersQuery,
+  IdParams,
+  ListJobsQuery,
+  RedriveBody,
+  SearchTasksQuery,
+} from "./monitor.schemas.ts";
+import type { Actor, MonitorService } from "./monitor.service.ts";
+
+const problem = Type.Ref("Problem");
+const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { sessionCookie: [] }];
+const tags = ["monitor"];
+const denied = { 401: problem, 403: problem };
+
+export interface MonitorRoutesOptions {
+  monitor: MonitorService;
+  hub: TaskEventHub;
+  /** Lower-cased emails of the operators; anyone else gets 403. */
+  adminEmails: readonly string[];
+}
+
+const actorOf = (request: FastifyRequest): Actor => ({
+  id: request.user.id,
+  email: request.user.email,
+});
+
+/**
+ * /api/monitor: the operators' view of every owner's tasks, the queues, the processes and the
+ * dead letters, and the actions on them (each one written to the audit log). Admins only.
+ */
+export const monitorRoutes: FastifyPluginAsyncTypebox<MonitorRoutesOptions> = async (
+  app,
+  { monitor, hub, adminEmails },
+) => {
+  const admins = new Set(adminEmails.map((email) => email.toLowerCase()));
+  app.addHook("onRequest", app.authenticate);
+  // In onRequest, before the body and query are validated: a non-admin learns nothing
+  // about the inputs, only that the monitor is not theirs.
+  app.addHook("onRequest", async (request) => {
+    if (!admins.has(request.user.email.toLowerCase())) {
+      throw new HttpProblem(403, "the monitor is for operators (TASKFLOW_ADMIN_EMAILS)");
+    }
+  });
+  const stream = eventStreams(app);
+
+  app.get(
+    "/queues",
+    {
+      schema: {
+        tags,
+        summary: "The task and job queues' numbers",
+        description:
+          "Counts as each engine reports them, plus tasks finished in the last minute by status.",
+        security,
+        response: { 200: Type.Array(Type.Ref("MonitorQueue")), ...denied },
+      },
+    },
+    async () => monitor.queues(),
+  );
+
+  app.get(
+    "/workers",
+    {
+      schema: {
+        tags,
+        summary: "Worker and mailer processes, from their heartbeats",
+        description:
+          "A process is offline once it missed three heartbeats, stopped once it exited cleanly.",
+        security,
+        response: { 200: Type.Array(Type.Ref("MonitorWorker")), ...denied },
+      },
+    },
+    async () => monitor.workers(),
+  );
+
+  app.get(
+    "/jobs",
+    {
+      schema: {
+        tags,
+        summary: "Background jobs in one state, newest first",
+        description:
+          "`type` (the job name) and `q` (text in the job's data) filter the newest 1,000 jobs of the state.",
+        security,
+        querystring: ListJobsQuery,
+        response: { 200: Type.Ref("MonitorJobPage"), ...denied, 404: problem, 422: problem },
+      },
+    },
+    async (request) => monitor.jobs(request.query),
+  );
+
+  app.get(
+    "/tasks",
+    {
+      schema: {
+        tags,
+        summary: "Search every owner's tasks, newest first",
+        security,
+        querystring: SearchTasksQuery,
+        response: { 200: Type.Ref("MonitorTaskPage"), ...denied, 422: problem, 503: problem },
+      },
+    },
+    async (request) => monitor.tasks(request.query),
+  );
+
+  app.post(
+    "/tasks/:id/retry",
+    {
+      schema: {
+        tags,
+        summary: "Run a FAILED task again",
+        description: "Back to PENDING with attempts 0 and a new queue message; last_error is kept.",
+        security,
+        params: IdParams,
+        response: { 200: Type.Ref("MonitorTask"), ...denied, 404: problem, 409: problem },
+      },
+    },
+    async (request) => monitor.retryTask(actorOf(request), request.params.id),
+  );
+
+  app.post(
+    "/tasks/:id/cancel",
+    {
+      schema: {
+        tags,
+        summary: "Cancel anyone's PENDING or RETRYING task",
+        security,
+        params: IdParams,
+        response: { 200: Type.Ref("MonitorTask"), ...denied, 404: problem, 409: problem },
+      },
+    },
+    async (request) => monitor.cancelTask(actorOf(request), request.params.id),
+  );
+
+  app.post(
+    "/jobs/:id/retry",
+    {
+      schema: {
+        tags,
+        summary: "Run a failed job again (attempts start over)",
+        security,
+        params: IdParams,
+        response: { 200: Type.Ref("MonitorJob"), ...denied, 404: problem, 409: problem },
+      },
+    },
+    async (request) => monitor.retryJob(actorOf(request), request.params.id),
+  );
+
+  app.delete(
+    "/jobs/:id",
+    {
+      schema: {
+        tags,
+        summary: "Purge a job that is not running",
+        security,
+        params: IdParams,
+        response: { 204: Type.Null(), ...denied, 404: problem, 409: problem },
+      },
+    },
+    async (request, reply) => {
+      await monitor.removeJob(actorOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    "/dead-letters",
+    {
+      schema: {
+        tags,
+        summary: "Dead-lettered tasks and failed jobs, in one model",
+        description:
+          "task-queue: the dead-letter queue's messages, oldest first, joined with their tasks; job-queue: the newest failed jobs.",
+        security,
+        querystring: DeadLettersQuery,
+        response: { 200: Type.Array(Type.Ref("DeadLetter")), ...denied, 422: problem },
+      },
+    },
+    async (request) => monitor.deadLetters(request.query),
+  );
+
+  app.post(
+    "/dead-letters/redrive",
+    {
+      schema: {
+        tags,
+        summary: "Run dead letters again",
+        description:
+          "task-queue: FAILED tasks back to PENDING (one transaction), then their dead letters are removed; job-queue: failed jobs back to waiting. With exactly one id, `payload` replaces the task's payload or the job's data.",
+        security,
+        body: RedriveBody,
+        response: {
+          200: Type.Object({
+            redriven: Type.Integer({ minimum: 0 }),
+            dead_letters_removed: Type.Integer({ minimum: 0 }),
+          }),
+          ...denied,
+          404: problem,
+          409: problem,
+          422: problem,
+        },
+      },
+    },
+    async (request) => monitor.redrive(actorOf(request), request.body),
+  );
+
+  app.get(
+    "/audit",
+    {
+      schema: {
+        tags,
+        summary: "What operators did here, newest first",
+        security,
+        querystring: AuditQuery,
+        response: { 200: Type.Ref("AuditPage"), ...denied, 422: problem },
+      },
+    },
+    async (request) => monitor.audit(request.query),
+  );
+
+  app.get(
+    "/events",
+    {
+      schema: {
+        tags,
+        summary: "Every owner's task updates (text/event-stream)",
+        description:
+          'Each change is `event: task.updated` with `data: {"id": ..., "owner_id": ..., "status": ...}`.',
+        security,
+        response: { 200: Type.String({ description: "text/event-stream" }), ...denied },
+      },
+    },
+    async (request, reply) =>
+      stream(request, reply, (send) =>
+        hub.subscribeAll((change) =>
+          send("task.updated", { id: change.id, owner_id: change.owner_id, status: change.status }),
+        ),
+      ),
+  );
+};
