@@ -14,6 +14,7 @@ import {
   startMailer,
   startOps,
   startRelay,
+  startScheduler,
   startWorker,
 } from "./roles.ts";
 import { assertMigrated, openRuntime } from "./runtime.ts";
@@ -21,11 +22,13 @@ import { assertMigrated, openRuntime } from "./runtime.ts";
 const USAGE = `Usage: taskflow <command>
 
 Commands:
-  start                 every role in one process (api, relay, worker, mailer); migrates first
+  start                 every role in one process (api, relay, worker, mailer, scheduler);
+                        migrates first
   api                   the HTTP API
   worker                a task worker
   relay                 the outbox relay
   mailer                runs the email jobs (SMTP, or the embedded mail sink)
+  scheduler             fires the cron schedules (any number may run)
   migrate up            apply pending migrations
   migrate down [N]      revert the last N migrations (default 1)
   migrate status        list migrations and when each was applied
@@ -35,7 +38,7 @@ Configuration comes from TASKFLOW_* environment variables (see README.md).
 Without TASKFLOW_DATABASE_URL / TASKFLOW_AMQP_URL / TASKFLOW_REDIS_URL / TASKFLOW_SMTP_URL,
 embedded engines are used.`;
 
-const ROLES = ["start", "api", "worker", "relay", "mailer"] as const;
+const ROLES = ["start", "api", "worker", "relay", "mailer", "scheduler"] as const;
 type Role = (typeof ROLES)[number];
 
 async function runRoles(command: Role): Promise<void> {
@@ -59,6 +62,7 @@ async function runRoles(command: Role): Promise<void> {
       roles.push(await startWorker(rt));
       roles.push(await startMailer(rt));
       roles.push(await startRelay(rt));
+      roles.push(await startScheduler(rt));
       roles.push(await startApi(rt, { port: config.port }));
       return;
     }
@@ -74,6 +78,10 @@ async function runRoles(command: Role): Promise<void> {
     }
     if (command === "mailer") {
       roles.push(await startMailer(rt));
+      roles.push(await startOps(rt, { port: config.port }));
+    }
+    if (command === "scheduler") {
+      roles.push(await startScheduler(rt));
       roles.push(await startOps(rt, { port: config.port }));
     }
   } catch (error) {

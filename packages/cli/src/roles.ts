@@ -1,10 +1,11 @@
 import { buildApp } from "@taskflow/api";
-import { outboxLag } from "@taskflow/db";
+import { createHeartbeat, outboxLag } from "@taskflow/db";
 import { createMailer } from "@taskflow/mail";
 import { createMailerWorker } from "@taskflow/mailer";
 import { startOpsServer } from "@taskflow/observability";
 import { createRelay, outboxPublishers } from "@taskflow/relay";
-import { createTaskRepository } from "@taskflow/tasks";
+import { createScheduler } from "@taskflow/scheduler";
+import { createScheduleRepository, createTaskRepository } from "@taskflow/tasks";
 import { createWorker, taskHandlers } from "@taskflow/worker";
 import type { Runtime } from "./runtime.ts";
 import { tokenServiceFor } from "./runtime.ts";
@@ -46,9 +47,13 @@ export async function startApi(rt: Runtime, options: { port: number }): Promise<
     metrics: rt.metrics,
     checks: readinessChecks(rt),
     loginRateLimitPerMinute: rt.config.auth.loginRateLimitPerMinute,
+    taskRateLimitPerMinute: rt.config.tasks.rateLimitPerMinute,
     cookieSecure: rt.config.auth.cookieSecure,
     trustProxy: rt.config.trustProxy,
     devMail: !rt.config.isProduction,
+    adminEmails: rt.config.auth.adminEmails,
+    taskQueue: rt.taskQueue,
+    jobQueue: rt.jobQueue,
   });
   const url = await app.listen({ host: rt.config.host, port: options.port });
   rt.logger.info({ url, docs: `${url}/docs` }, "api listening");
@@ -67,7 +72,21 @@ export async function startWorker(rt: Runtime): Promise<RunningRole> {
     retry: { baseMs: rt.config.worker.retryBaseMs, maxMs: rt.config.worker.retryMaxMs },
   });
   await worker.start();
-  return { name: "worker", stop: () => worker.stop(rt.config.shutdownTimeoutMs) };
+  const heartbeat = createHeartbeat({
+    db: rt.database.db,
+    role: "worker",
+    concurrency: rt.config.worker.concurrency,
+    stats: () => worker.stats,
+    onError: (error) => rt.logger.warn({ err: error }, "worker heartbeat not written"),
+  });
+  await heartbeat.start();
+  return {
+    name: "worker",
+    async stop() {
+      await worker.stop(rt.config.shutdownTimeoutMs);
+      await heartbeat.stop();
+    },
+  };
 }
 
 export async function startRelay(rt: Runtime): Promise<RunningRole> {
@@ -102,14 +121,34 @@ export async function startMailer(rt: Runtime): Promise<RunningRole> {
     metrics: rt.metrics,
   });
   await worker.start();
+  const heartbeat = createHeartbeat({
+    db: rt.database.db,
+    role: "mailer",
+    concurrency: rt.config.jobs.mailerConcurrency,
+    stats: () => worker.stats,
+    onError: (error) => rt.logger.warn({ err: error }, "mailer heartbeat not written"),
+  });
+  await heartbeat.start();
   rt.logger.info({ mailer: mailer.engine }, "mailer started");
   return {
     name: "mailer",
     async stop() {
       await worker.stop(rt.config.shutdownTimeoutMs);
+      await heartbeat.stop();
       await mailer.close();
     },
   };
+}
+
+/** Fires the cron schedules: any number may run (see services/scheduler). */
+export async function startScheduler(rt: Runtime): Promise<RunningRole> {
+  const scheduler = createScheduler({
+    schedules: createScheduleRepository(rt.database.db),
+    tasks: createTaskRepository(rt.database.db),
+    logger: rt.logger.child({ role: "scheduler" }),
+  });
+  scheduler.start();
+  return { name: "scheduler", stop: () => scheduler.stop() };
 }
 
 /** /healthz, /readyz and /metrics for a role without an HTTP API of its own. */

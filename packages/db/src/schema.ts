@@ -40,6 +40,28 @@ export interface TasksTable {
   updated_at: Timestamp;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
+  /** Not to start before (a scheduled task); null: as soon as possible. */
+  run_at: Timestamp | null;
+}
+
+/** A recurring task: a cron expression in a time zone, and the task to create at each tick. */
+export interface SchedulesTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  cron: string;
+  timezone: string;
+  task_type: string;
+  task_title: string | null;
+  task_payload: Json;
+  task_max_attempts: number;
+  paused: Generated<boolean>;
+  /** The tick the schedule fires next (its identity: one task per tick). */
+  next_run_at: Timestamp;
+  last_run_at: Timestamp | null;
+  last_task_id: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
 }
 
 /** Per-owner running counts by status, kept in the same transactions that move tasks. */
@@ -125,6 +147,37 @@ export interface MailSinkTable {
   created_at: Generated<Date>;
 }
 
+/** One row per running worker or mailer process (see heartbeats.ts). */
+export interface ProcessHeartbeatsTable {
+  /** Random per process start. */
+  id: string;
+  role: string;
+  host: string;
+  pid: number;
+  started_at: Timestamp;
+  interval_ms: number;
+  concurrency: number;
+  in_flight: Generated<number>;
+  processed: Generated<number>;
+  failed: Generated<number>;
+  beat_at: Timestamp;
+  /** Set by a clean shutdown. */
+  stopped_at: Timestamp | null;
+}
+
+/** What operators did through the monitor; append-only. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: Generated<Date>;
+  actor_id: string;
+  actor_email: string;
+  /** e.g. "task.retry", "dead-letters.redrive". */
+  action: string;
+  /** What it was done to, e.g. "task:<id>", "job:<id>", "task-queue". */
+  target: string;
+  details: Json;
+}
+
 export interface Database {
   users: UsersTable;
   tasks: TasksTable;
@@ -134,9 +187,15 @@ export interface Database {
   queue_dead_letters: QueueDeadLettersTable;
   queue_jobs: QueueJobsTable;
   mail_sink: MailSinkTable;
+  process_heartbeats: ProcessHeartbeatsTable;
+  audit_log: AuditLogTable;
+  schedules: SchedulesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
 export type TaskRow = Selectable<TasksTable>;
 export type NewTaskRow = Insertable<TasksTable>;
 export type OutboxRow = Selectable<OutboxTable>;
+export type ProcessHeartbeatRow = Selectable<ProcessHeartbeatsTable>;
+export type AuditLogRow = Selectable<AuditLogTable>;
+export type ScheduleRow = Selectable<SchedulesTable>;

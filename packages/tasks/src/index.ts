@@ -1,3 +1,5 @@
+export * from "./schedule.repository.ts";
+export * from "./schedule.ts";
 export * from "./task.repository.ts";
 export * from "./task.ts";
 export * from "./task-transitions.ts";

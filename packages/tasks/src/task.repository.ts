@@ -26,6 +26,8 @@ export interface NewTask {
   idempotencyKey?: string | undefined;
   /** Fingerprint of the request body, to refuse a reused key with a different body. */
   requestHash?: string | undefined;
+  /** Not to start before this time (its queue message waits in the outbox until then). */
+  runAt?: Date | undefined;
 }
 
 export type CreateOutcome =
@@ -42,6 +44,21 @@ export type CancelOutcome =
   | { kind: "cancelled"; task: TaskRow }
   | { kind: "not_found" }
   | { kind: "not_cancellable"; status: TaskStatus };
+
+export type RetryOutcome =
+  | { kind: "retried"; task: TaskRow }
+  | { kind: "not_found" }
+  | { kind: "not_retryable"; status: TaskStatus };
+
+/**
+ * More work for the same transaction (an operator's audit record), given the tasks changed:
+ * it commits or rolls back with the change. It runs before the counters are updated, which
+ * stay last.
+ */
+export type AlsoInTransaction = (
+  trx: Kysely<Database>,
+  changed: readonly TaskRow[],
+) => Promise<void>;
 
 /** A delivery the worker wants to run. */
 export interface ClaimRequest {
@@ -92,6 +109,7 @@ export function createTaskRepository(db: Kysely<Database>) {
         max_attempts: input.maxAttempts,
         idempotency_key: input.idempotencyKey ?? null,
         request_hash: input.requestHash ?? null,
+        run_at: input.runAt ?? null,
         created_at: now,
         updated_at: now,
       }));
@@ -131,6 +149,7 @@ export function createTaskRepository(db: Kysely<Database>) {
             destination: TASK_QUEUE_DESTINATION,
             key: row.id,
             payload: { task_id: row.id, type: row.type } satisfies TaskMessage,
+            ...(row.run_at ? { availableAt: new Date(row.run_at) } : {}),
           })),
         );
         await recordTransitions(
@@ -198,29 +217,42 @@ export function createTaskRepository(db: Kysely<Database>) {
     },
 
     async cancel(ownerId: string, id: string): Promise<CancelOutcome> {
-      return db.transaction().execute(async (trx) => {
-        const current = await trx
-          .selectFrom("tasks")
-          .select(["status"])
-          .where("id", "=", id)
-          .where("owner_id", "=", ownerId)
-          .forUpdate()
-          .executeTakeFirst();
-        if (!current) return { kind: "not_found" };
-        if (!CANCELLABLE_STATUSES.includes(current.status)) {
-          return { kind: "not_cancellable", status: current.status };
-        }
-        const task = await trx
-          .updateTable("tasks")
-          .set({ status: "CANCELLED", finished_at: sql`now()`, updated_at: sql`now()` })
-          .where("id", "=", id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await recordTransitions(trx, [
-          { owner_id: ownerId, id, from: current.status, status: "CANCELLED" },
-        ]);
-        return { kind: "cancelled", task };
-      });
+      return cancelTask(db, id, { ownerId });
+    },
+
+    /** An operator's cancel: any owner's PENDING or RETRYING task. */
+    async cancelAnyOwner(id: string, options: { also?: AlsoInTransaction } = {}) {
+      return cancelTask(db, id, options);
+    },
+
+    /**
+     * Gives a FAILED task another round (an operator's retry, or a redrive with an edited
+     * `payload`, which replaces the task's): see retryFailedMany.
+     */
+    async retryFailed(
+      id: string,
+      options: { payload?: unknown; also?: AlsoInTransaction } = {},
+    ): Promise<RetryOutcome> {
+      const [task] = await retryFailedTasks(db, [id], options);
+      if (task) return { kind: "retried", task };
+      const current = await db
+        .selectFrom("tasks")
+        .select("status")
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return current ? { kind: "not_retryable", status: current.status } : { kind: "not_found" };
+    },
+
+    /**
+     * Gives FAILED tasks another round, in one transaction: back to PENDING with attempts 0
+     * and a fresh queue message in the outbox. `last_error` is kept (why it failed last
+     * time). Tasks that are not FAILED (any more) are left alone and not returned.
+     */
+    async retryFailedMany(
+      ids: readonly string[],
+      options: { also?: AlsoInTransaction } = {},
+    ): Promise<TaskRow[]> {
+      return retryFailedTasks(db, ids, options);
     },
 
     /**
@@ -353,3 +385,78 @@ export function createTaskRepository(db: Kysely<Database>) {
 }
 
 export type TaskRepository = ReturnType<typeof createTaskRepository>;
+
+async function retryFailedTasks(
+  db: Kysely<Database>,
+  taskIds: readonly string[],
+  options: { payload?: unknown; also?: AlsoInTransaction },
+): Promise<TaskRow[]> {
+  const ids = [...new Set(taskIds)];
+  if (ids.length === 0) return [];
+  const payload = options.payload === undefined ? null : JSON.stringify(options.payload);
+  return db.transaction().execute(async (trx) => {
+    // Rows are locked in id order, like every batch here, so two retries cannot deadlock.
+    const { rows } = await sql<TaskRow>`
+      UPDATE tasks AS t SET
+        status = 'PENDING', attempts = 0, finished_at = NULL, result = NULL,
+        payload = coalesce(${payload}::jsonb, t.payload), updated_at = now()
+      FROM (
+        SELECT id FROM tasks WHERE id = ANY(${ids}::uuid[]) AND status = 'FAILED'
+        ORDER BY id FOR UPDATE
+      ) AS failed
+      WHERE t.id = failed.id
+      RETURNING t.*
+    `.execute(trx);
+    await appendToOutbox(
+      trx,
+      rows.map((row) => ({
+        destination: TASK_QUEUE_DESTINATION,
+        key: row.id,
+        payload: { task_id: row.id, type: row.type } satisfies TaskMessage,
+      })),
+    );
+    await options.also?.(trx, rows);
+    await recordTransitions(
+      trx,
+      rows.map((row) => ({
+        owner_id: row.owner_id,
+        id: row.id,
+        from: "FAILED",
+        status: "PENDING",
+      })),
+    );
+    return rows;
+  });
+}
+
+/** Cancels a PENDING or RETRYING task; scoped to `ownerId` when given (a user's own cancel). */
+async function cancelTask(
+  db: Kysely<Database>,
+  id: string,
+  scope: { ownerId?: string; also?: AlsoInTransaction },
+): Promise<CancelOutcome> {
+  return db.transaction().execute(async (trx) => {
+    let query = trx
+      .selectFrom("tasks")
+      .select(["owner_id", "status"])
+      .where("id", "=", id)
+      .forUpdate();
+    if (scope.ownerId) query = query.where("owner_id", "=", scope.ownerId);
+    const current = await query.executeTakeFirst();
+    if (!current) return { kind: "not_found" };
+    if (!CANCELLABLE_STATUSES.includes(current.status)) {
+      return { kind: "not_cancellable", status: current.status };
+    }
+    const task = await trx
+      .updateTable("tasks")
+      .set({ status: "CANCELLED", finished_at: sql`now()`, updated_at: sql`now()` })
+      .where("id", "=", id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await scope.also?.(trx, [task]);
+    await recordTransitions(trx, [
+      { owner_id: current.owner_id, id, from: current.status, status: "CANCELLED" },
+    ]);
+    return { kind: "cancelled", task };
+  });
+}

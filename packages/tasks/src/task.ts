@@ -38,6 +38,7 @@ export interface TaskView {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  run_at: string | null;
 }
 
 export function toTaskView(row: TaskRow): TaskView {
@@ -54,6 +55,7 @@ export function toTaskView(row: TaskRow): TaskView {
     created_at: row.created_at.toISOString(),
     started_at: row.started_at?.toISOString() ?? null,
     finished_at: row.finished_at?.toISOString() ?? null,
+    run_at: row.run_at?.toISOString() ?? null,
   };
 }
 

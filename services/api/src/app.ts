@@ -5,13 +5,14 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { authPlugin, type TokenService } from "@taskflow/auth";
 import type { DatabaseHandle } from "@taskflow/db";
+import type { JobQueue, TaskQueue } from "@taskflow/messaging";
 import {
   type Logger,
   type Metrics,
   type ReadinessChecks,
   registerOpsRoutes,
 } from "@taskflow/observability";
-import { createTaskRepository } from "@taskflow/tasks";
+import { createScheduleRepository, createTaskRepository } from "@taskflow/tasks";
 import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { ProblemSchema, registerProblemHandlers } from "./http/problem.ts";
@@ -19,6 +20,13 @@ import { validatorCompiler } from "./http/validation.ts";
 import { devMailRoutes } from "./modules/dev/dev-mail.routes.ts";
 import { eventRoutes } from "./modules/events/event.routes.ts";
 import { createTaskEventHub } from "./modules/events/task-event-hub.ts";
+import { createMonitorRepository } from "./modules/monitor/monitor.repository.ts";
+import { monitorRoutes } from "./modules/monitor/monitor.routes.ts";
+import { monitorSchemas } from "./modules/monitor/monitor.schemas.ts";
+import { createMonitorService } from "./modules/monitor/monitor.service.ts";
+import { scheduleRoutes } from "./modules/schedules/schedule.routes.ts";
+import { SchedulePageSchema, ScheduleSchema } from "./modules/schedules/schedule.schemas.ts";
+import { createScheduleService } from "./modules/schedules/schedule.service.ts";
 import { taskRoutes } from "./modules/tasks/task.routes.ts";
 import {
   TaskCreatedSchema,
@@ -42,11 +50,18 @@ export interface ApiDependencies {
   /** Readiness: the database and the task queue must answer. */
   checks: ReadinessChecks;
   loginRateLimitPerMinute: number;
+  /** Task submissions per user per minute (default 6,000). */
+  taskRateLimitPerMinute?: number;
   cookieSecure: boolean;
   /** Trust X-Forwarded-For from a proxy in front (nginx), for client IPs in rate limits and logs. */
   trustProxy?: boolean;
   /** Serve GET /api/dev/mail (the embedded mail sink's inbox); never in production. */
   devMail?: boolean;
+  /** Who may use /api/monitor (compared lower-cased); nobody when empty. */
+  adminEmails?: readonly string[];
+  /** The engines the monitor reports on and acts upon; without one, it shows what it has. */
+  taskQueue?: TaskQueue;
+  jobQueue?: JobQueue;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -83,6 +98,9 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
     TaskCreatedSchema,
     TaskPageSchema,
     TaskStatsSchema,
+    ScheduleSchema,
+    SchedulePageSchema,
+    ...monitorSchemas,
   ]) {
     app.addSchema(schema);
   }
@@ -152,8 +170,29 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(taskRoutes, {
     prefix: "/api/tasks",
     tasks: createTaskService({ tasks, handlers: deps.handlers }),
+    rateLimitPerMinute: deps.taskRateLimitPerMinute ?? 6_000,
+  });
+  await app.register(scheduleRoutes, {
+    prefix: "/api/schedules",
+    schedules: createScheduleService({
+      schedules: createScheduleRepository(deps.database.db),
+      handlers: deps.handlers,
+    }),
   });
   await app.register(eventRoutes, { prefix: "/api/events", hub });
+  await app.register(monitorRoutes, {
+    prefix: "/api/monitor",
+    hub,
+    adminEmails: deps.adminEmails ?? [],
+    monitor: createMonitorService({
+      tasks,
+      monitor: createMonitorRepository(deps.database.db),
+      handlers: deps.handlers,
+      taskQueue: deps.taskQueue,
+      jobQueue: deps.jobQueue,
+      warn: (error, message) => app.log.warn({ err: error }, message),
+    }),
+  });
   if (deps.devMail)
     await app.register(devMailRoutes, { prefix: "/api/dev/mail", db: deps.database.db });
   registerOpsRoutes(app, { checks: deps.checks, metrics: deps.metrics });

@@ -98,6 +98,29 @@ describe("POST /api/tasks", () => {
     expect(Number(count?.n)).toBe(0);
   });
 
+  it("holds a task with run_at: PENDING until then, its queue message due at that time", async () => {
+    const { app, database } = fixture();
+    const user = await signUp(app);
+    const runAt = new Date(Date.now() + 3_600_000);
+    const res = await submit(user.auth, { type: "echo", payload: {}, run_at: runAt.toISOString() });
+    expect(res.statusCode).toBe(202);
+    const id = res.json<{ id: string }>().id;
+    const task = await app.inject({ method: "GET", url: `/api/tasks/${id}`, headers: user.auth });
+    expect(task.json()).toMatchObject({ status: "PENDING", run_at: runAt.toISOString() });
+    const queued = await database.db
+      .selectFrom("outbox")
+      .select("available_at")
+      .where("message_key", "=", id)
+      .executeTakeFirstOrThrow();
+    expect(new Date(queued.available_at).toISOString()).toBe(runAt.toISOString());
+
+    const later = new Date(Date.now() + 400 * 24 * 3600 * 1000).toISOString();
+    for (const run_at of ["tomorrow", "2026-13-45T00:00:00Z", later]) {
+      const bad = await submit(user.auth, { type: "echo", run_at });
+      expect(bad.statusCode, run_at).toBe(422);
+    }
+  });
+
   it("answers 401 without a token", async () => {
     const res = await fixture().app.inject({
       method: "POST",

@@ -2,6 +2,8 @@ import type { Migration } from "kysely";
 import * as m2026_11_23_090000_users_and_tasks from "./2026_11_23_090000_users_and_tasks.ts";
 import * as m2026_11_23_120000_job_queue from "./2026_11_23_120000_job_queue.ts";
 import * as m2026_11_23_120100_mail_sink from "./2026_11_23_120100_mail_sink.ts";
+import * as m2026_11_23_130000_monitor from "./2026_11_23_130000_monitor.ts";
+import * as m2026_11_23_140000_schedules from "./2026_11_23_140000_schedules.ts";
 
 /**
  * Every migration, by name; applied in name order. Imported statically so that a bundled
@@ -11,4 +13,6 @@ export const migrations: Record<string, Migration> = {
   "2026_11_23_090000_users_and_tasks": m2026_11_23_090000_users_and_tasks,
   "2026_11_23_120000_job_queue": m2026_11_23_120000_job_queue,
   "2026_11_23_120100_mail_sink": m2026_11_23_120100_mail_sink,
+  "2026_11_23_130000_monitor": m2026_11_23_130000_monitor,
+  "2026_11_23_140000_schedules": m2026_11_23_140000_schedules,
 };

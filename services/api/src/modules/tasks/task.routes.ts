@@ -11,10 +11,16 @@ import type { TaskService } from "./task.service.ts";
 const problem = Type.Ref("Problem");
 const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { sessionCookie: [] }];
 
+export interface TaskRoutesOptions {
+  tasks: TaskService;
+  /** Submissions per user per minute (429 with Retry-After beyond). */
+  rateLimitPerMinute: number;
+}
+
 /** /api/tasks: create, read, list, count and cancel the caller's tasks. */
-export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService }> = async (
+export const taskRoutes: FastifyPluginAsyncTypebox<TaskRoutesOptions> = async (
   app,
-  { tasks },
+  { tasks, rateLimitPerMinute },
 ) => {
   app.addHook("onRequest", app.authenticate);
 
@@ -35,6 +41,15 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService }> = asy
           409: problem,
           413: problem,
           422: problem,
+          429: problem,
+        },
+      },
+      config: {
+        rateLimit: {
+          max: rateLimitPerMinute,
+          timeWindow: "1 minute",
+          // Runs after authentication (preHandler): the budget is the user's, not the address's.
+          keyGenerator: (request) => `tasks:${request.user.id}`,
         },
       },
     },

@@ -22,6 +22,12 @@ export const CreateTaskBody = Type.Object(
       Type.Unknown({ description: "Input for the task's handler; checked against its type" }),
     ),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 3 })),
+    run_at: Type.Optional(
+      Type.String({
+        format: "date-time",
+        description: "Start no earlier than this (at most a year ahead); a past time means now",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -62,6 +68,7 @@ export const TaskSchema = Type.Object(
     created_at: Timestamp,
     started_at: Type.Union([Timestamp, Type.Null()]),
     finished_at: Type.Union([Timestamp, Type.Null()]),
+    run_at: Type.Union([Timestamp, Type.Null()]),
   },
   { $id: "Task", title: "Task" },
 );

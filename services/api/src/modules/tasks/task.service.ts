@@ -16,6 +16,8 @@ export interface CreateTaskInput {
   title?: string | null | undefined;
   payload?: unknown;
   max_attempts?: number | undefined;
+  /** ISO 8601 date-time: start no earlier than this. */
+  run_at?: string | undefined;
 }
 
 export interface TaskCreated {
@@ -54,6 +56,21 @@ function decodeCursor(cursor: string): string {
   return id;
 }
 
+/** The longest a task may wait for its run_at: beyond this it is a schedule, not a task. */
+const MAX_RUN_AT_MS = 366 * 24 * 3600 * 1000;
+
+function parseRunAt(text: string): Date {
+  const at = new Date(text);
+  const invalid = (message: string) =>
+    new HttpProblem(422, "invalid run_at", {
+      type: "urn:taskflow:problem:validation",
+      errors: [{ path: "/body/run_at", message }],
+    });
+  if (Number.isNaN(at.getTime())) throw invalid("not a date-time");
+  if (at.getTime() - Date.now() > MAX_RUN_AT_MS) throw invalid("more than a year ahead");
+  return at;
+}
+
 /** The task use cases behind /api/tasks. Creates from concurrent requests are group-committed. */
 export function createTaskService(deps: { tasks: TaskRepository; handlers: TaskHandlerRegistry }) {
   const { tasks, handlers } = deps;
@@ -78,8 +95,10 @@ export function createTaskService(deps: { tasks: TaskRepository; handlers: TaskH
           },
         );
       }
+      const runAt = input.run_at === undefined ? undefined : parseRunAt(input.run_at);
       const outcome = await creates.submit({
         ownerId,
+        runAt,
         type: input.type,
         title: input.title ?? null,
         payload: input.payload ?? {},
