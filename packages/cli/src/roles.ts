@@ -47,6 +47,7 @@ export async function startApi(rt: Runtime, options: { port: number }): Promise<
     metrics: rt.metrics,
     checks: readinessChecks(rt),
     loginRateLimitPerMinute: rt.config.auth.loginRateLimitPerMinute,
+    loginRateLimitPerAddressPerMinute: rt.config.auth.loginRateLimitPerAddressPerMinute,
     taskRateLimitPerMinute: rt.config.tasks.rateLimitPerMinute,
     cookieSecure: rt.config.auth.cookieSecure,
     trustProxy: rt.config.trustProxy,

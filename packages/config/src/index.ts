@@ -39,9 +39,32 @@ const envSchema = z.object({
   /** Where links in emails point. */
   TASKFLOW_APP_URL: z.url({ protocol: /^https?$/ }).default("http://127.0.0.1:8080"),
 
+  /** Finished tasks and jobs older than this are deleted from the history. */
+  TASKFLOW_HISTORY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
+  /** Alerts are POSTed here as JSON; unset: no webhook. */
+  TASKFLOW_ALERT_WEBHOOK: z.url({ protocol: /^https?$/ }).optional(),
+  /** Comma-separated recipients of alert emails; empty: no email. */
+  TASKFLOW_ALERT_EMAILS: z
+    .string()
+    .transform((list) =>
+      list
+        .split(",")
+        .map((email) => email.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.email()))
+    .default([]),
+  /** Alert when a dead-letter queue holds more than this many messages or failed jobs. */
+  TASKFLOW_ALERT_DEAD_LETTERS: z.coerce.number().int().min(0).default(0),
+  /** Alert when more than this share of the last 5 minutes' finished tasks FAILED. */
+  TASKFLOW_ALERT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.2),
+  /** Alert when the outbox's oldest due message is older than this (publishing lags). */
+  TASKFLOW_ALERT_LAG_SECONDS: z.coerce.number().int().min(1).default(60),
+
   TASKFLOW_JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   TASKFLOW_JWT_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   TASKFLOW_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10),
+  TASKFLOW_LOGIN_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(100),
   TASKFLOW_COOKIE_SECURE: z.stringbool().optional(),
   /** Comma-separated emails of the operators who may use /api/monitor. */
   TASKFLOW_ADMIN_EMAILS: z
@@ -86,11 +109,20 @@ export interface Config {
     jwtSecret: string | undefined;
     tokenTtlSeconds: number;
     loginRateLimitPerMinute: number;
+    loginRateLimitPerAddressPerMinute: number;
     cookieSecure: boolean;
     /** Lower-cased. */
     adminEmails: string[];
   };
   tasks: { rateLimitPerMinute: number };
+  history: { retentionDays: number };
+  alerts: {
+    webhookUrl: string | undefined;
+    emails: string[];
+    deadLetters: number;
+    failureRate: number;
+    lagSeconds: number;
+  };
   worker: { concurrency: number; prefetch: number; retryBaseMs: number; retryMaxMs: number };
   trustProxy: boolean;
   shutdownTimeoutMs: number;
@@ -153,10 +185,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       jwtSecret: env.TASKFLOW_JWT_SECRET,
       tokenTtlSeconds: env.TASKFLOW_JWT_TTL_SECONDS,
       loginRateLimitPerMinute: env.TASKFLOW_LOGIN_RATE_LIMIT,
+      loginRateLimitPerAddressPerMinute: env.TASKFLOW_LOGIN_RATE_LIMIT_PER_ADDRESS,
       cookieSecure: env.TASKFLOW_COOKIE_SECURE ?? isProduction,
       adminEmails: env.TASKFLOW_ADMIN_EMAILS,
     },
     tasks: { rateLimitPerMinute: env.TASKFLOW_TASK_RATE_LIMIT },
+    history: { retentionDays: env.TASKFLOW_HISTORY_RETENTION_DAYS },
+    alerts: {
+      webhookUrl: env.TASKFLOW_ALERT_WEBHOOK,
+      emails: env.TASKFLOW_ALERT_EMAILS,
+      deadLetters: env.TASKFLOW_ALERT_DEAD_LETTERS,
+      failureRate: env.TASKFLOW_ALERT_FAILURE_RATE,
+      lagSeconds: env.TASKFLOW_ALERT_LAG_SECONDS,
+    },
     worker: {
       concurrency: env.TASKFLOW_WORKER_CONCURRENCY,
       prefetch: env.TASKFLOW_WORKER_PREFETCH ?? Math.max(env.TASKFLOW_WORKER_CONCURRENCY * 2, 100),

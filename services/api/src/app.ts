@@ -50,6 +50,8 @@ export interface ApiDependencies {
   /** Readiness: the database and the task queue must answer. */
   checks: ReadinessChecks;
   loginRateLimitPerMinute: number;
+  /** Login attempts per client address per minute (default 10 × the per-email limit). */
+  loginRateLimitPerAddressPerMinute?: number;
   /** Task submissions per user per minute (default 6,000). */
   taskRateLimitPerMinute?: number;
   cookieSecure: boolean;
@@ -165,6 +167,8 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
     prefix: "/api/auth",
     users,
     loginRateLimitPerMinute: deps.loginRateLimitPerMinute,
+    loginRateLimitPerAddressPerMinute:
+      deps.loginRateLimitPerAddressPerMinute ?? deps.loginRateLimitPerMinute * 10,
     cookieSecure: deps.cookieSecure,
   });
   await app.register(taskRoutes, {

@@ -33,6 +33,7 @@ export async function openAppFixture(
   options: {
     checks?: ReadinessChecks;
     loginRateLimitPerMinute?: number;
+    loginRateLimitPerAddressPerMinute?: number;
     taskRateLimitPerMinute?: number;
     adminEmails?: string[];
     /** Give the API (for /api/monitor) the embedded task and job queues on its database. */
@@ -59,6 +60,9 @@ export async function openAppFixture(
     metrics: createMetrics("api-test"),
     checks: options.checks ?? { database: () => database.ping() },
     loginRateLimitPerMinute: options.loginRateLimitPerMinute ?? 1_000,
+    ...(options.loginRateLimitPerAddressPerMinute
+      ? { loginRateLimitPerAddressPerMinute: options.loginRateLimitPerAddressPerMinute }
+      : {}),
     ...(options.taskRateLimitPerMinute
       ? { taskRateLimitPerMinute: options.taskRateLimitPerMinute }
       : {}),

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { SESSION_COOKIE, setSessionCookie } from "@taskflow/auth";
+import { HttpProblem } from "../../http/problem.ts";
 import { LoginBody, RegisterBody, TokenSchema, UserSchema } from "./user.schemas.ts";
 import type { UserService } from "./user.service.ts";
 
@@ -8,13 +9,22 @@ const problem = Type.Ref("Problem");
 
 export interface AuthRoutesOptions {
   users: UserService;
+  /** Login attempts per email per minute. */
   loginRateLimitPerMinute: number;
+  /** Login attempts per client address per minute (many users may share one address). */
+  loginRateLimitPerAddressPerMinute: number;
   cookieSecure: boolean;
 }
 
 /** POST /api/auth/register, POST /api/auth/login, GET /api/auth/me, POST /api/auth/logout. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
   const { users } = options;
+  // The plugin runs one limit per request (the route's, per email); the address gets its own.
+  const perAddress = app.createRateLimit({
+    max: options.loginRateLimitPerAddressPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `login-address:${request.ip}`,
+  });
 
   app.post(
     "/register",
@@ -36,7 +46,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         tags: ["auth"],
         summary: "Exchange credentials for a short-lived access token",
         description:
-          "Also sets an HttpOnly session cookie (for EventSource, which cannot send headers). Rate limited per client and email.",
+          "Also sets an HttpOnly session cookie (for EventSource, which cannot send headers). Rate limited per email and per client address.",
         body: LoginBody,
         response: { 200: TokenSchema, 401: problem, 429: problem },
       },
@@ -46,9 +56,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           timeWindow: "1 minute",
           keyGenerator: (request) => {
             const email = (request.body as { email?: unknown } | undefined)?.email;
-            return `${request.ip}:${typeof email === "string" ? email.toLowerCase() : ""}`;
+            return `login-email:${typeof email === "string" ? email.toLowerCase() : ""}`;
           },
         },
+      },
+      preHandler: async (request, reply) => {
+        const verdict = await perAddress(request);
+        // isAllowed means "on the allow list"; the count is in isExceeded.
+        if (!verdict.isAllowed && verdict.isExceeded) {
+          reply.header("retry-after", String(verdict.ttlInSeconds));
+          throw new HttpProblem(429, "too many login attempts from this address");
+        }
       },
     },
     async (request, reply) => {
