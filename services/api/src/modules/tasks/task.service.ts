@@ -9,6 +9,7 @@ import {
   toTaskView,
 } from "@taskflow/tasks";
 import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
+import { decodeCursor, encodeCursor, isUuid } from "../../http/cursor.ts";
 import { HttpProblem } from "../../http/problem.ts";
 
 export interface CreateTaskInput {
@@ -28,8 +29,6 @@ export interface TaskCreated {
   created_at: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** JSON with object keys sorted, so a body's fingerprint ignores key order. */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
@@ -40,20 +39,6 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value ?? null);
-}
-
-export function encodeCursor(id: string): string {
-  return Buffer.from(id).toString("base64url");
-}
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, "base64url").toString();
-  if (!UUID.test(id)) {
-    throw new HttpProblem(422, "invalid cursor", {
-      errors: [{ path: "/querystring/cursor", message: "not a cursor from this API" }],
-    });
-  }
-  return id;
 }
 
 /** The longest a task may wait for its run_at: beyond this it is a schedule, not a task. */
@@ -135,7 +120,7 @@ export function createTaskService(deps: { tasks: TaskRepository; handlers: TaskH
 
     async get(ownerId: string, id: string): Promise<TaskView> {
       // Someone else's task and no task at all answer the same: 404.
-      const task = UUID.test(id) ? await tasks.get(ownerId, id) : undefined;
+      const task = isUuid(id) ? await tasks.get(ownerId, id) : undefined;
       if (!task) throw new HttpProblem(404, "no such task");
       return toTaskView(task);
     },
@@ -164,7 +149,7 @@ export function createTaskService(deps: { tasks: TaskRepository; handlers: TaskH
     },
 
     async cancel(ownerId: string, id: string): Promise<TaskView> {
-      const outcome = UUID.test(id)
+      const outcome = isUuid(id)
         ? await tasks.cancel(ownerId, id)
         : ({ kind: "not_found" } as const);
       if (outcome.kind === "not_found") throw new HttpProblem(404, "no such task");
