@@ -29,6 +29,8 @@ export async function startTestSmtpServer(
     new SMTPServer({
       authOptional: true,
       disabledCommands: ["STARTTLS"],
+      // An outage drops open connections at once (the default waits 30 s for clients to leave).
+      closeTimeout: 200,
       logger: false,
       onRcptTo(address, _session, callback) {
         if (options.rejectRecipients?.test(address.address)) {
