@@ -26,8 +26,19 @@ export function eventStreams(app: FastifyInstance) {
   ) => {
     const raw = reply.raw;
     let unsubscribe: (() => void) | undefined;
+    let corked = false;
     try {
       unsubscribe = await subscribe((event, data) => {
+        // One NOTIFY carries up to 50 changes, dispatched in one go: cork the socket until
+        // the next tick so they leave in one write, not one system call each.
+        if (!corked) {
+          corked = true;
+          raw.cork();
+          process.nextTick(() => {
+            corked = false;
+            raw.uncork();
+          });
+        }
         raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       });
     } catch (error) {
