@@ -58,6 +58,8 @@ export class TaskHandlerRegistry {
     const entry = this.handlers.get(type);
     if (!entry)
       return [{ path: "/type", message: `unknown task type; known: ${this.types.join(", ")}` }];
+    // Check() is the compiled fast path; Errors() walks the schema and is for failures only.
+    if (entry.check.Check(payload)) return [];
     return [...entry.check.Errors(payload)].slice(0, 10).map((e) => ({
       path: `/payload${e.path}`,
       message: e.message,
