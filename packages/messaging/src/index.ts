@@ -2,6 +2,7 @@ export * from "./create-job-queue.ts";
 export * from "./create-task-queue.ts";
 export * from "./embedded/embedded.job-queue.ts";
 export * from "./embedded/embedded.task-queue.ts";
+export * from "./job-history.ts";
 export * from "./job-outbox.ts";
 export * from "./job-queue.ts";
 export * from "./rabbitmq/rabbitmq.task-queue.ts";

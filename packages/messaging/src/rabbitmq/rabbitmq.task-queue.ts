@@ -91,7 +91,12 @@ export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): Task
       channel.on("error", (error) => options.onError?.(error));
       // Bumped whenever the channel is lost: deliveries from before cannot be settled any more.
       let generation = 0;
-      const lost = () => generation++;
+      let acks = new AckBatcher(channel, () => true);
+      const lost = () => {
+        generation++;
+        const born = generation;
+        acks = new AckBatcher(channel, () => born === generation);
+      };
       connection.on("disconnect", lost);
       channel.on("error", lost);
       consumerChannel = channel;
@@ -99,7 +104,7 @@ export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): Task
         queue,
         (raw: ConsumeMessage) => {
           const born = generation;
-          onDelivery(toDelivery(channel, raw, () => born === generation));
+          onDelivery(toDelivery(channel, acks, raw, () => born === generation));
         },
         { noAck: false, prefetch },
       );
@@ -213,8 +218,62 @@ function toQueueMessage(
   };
 }
 
+/**
+ * Acknowledgements of one tick leave together: the longest run of settled deliveries from
+ * the oldest outstanding one as a single `ack(…, allUpTo)`, the rest one by one. A worker
+ * settles a whole batch after its commit, so this is usually one frame instead of dozens.
+ * A delivery still running stops the run: it is never acknowledged by accident.
+ */
+class AckBatcher {
+  /** Unsettled deliveries by tag, in delivery (= tag) order. */
+  private readonly outstanding = new Map<number, ConsumeMessage>();
+  private readonly acked = new Set<number>();
+  private scheduled = false;
+
+  constructor(
+    private readonly channel: ChannelWrapper,
+    private readonly isCurrent: () => boolean,
+  ) {}
+
+  delivered(raw: ConsumeMessage) {
+    this.outstanding.set(raw.fields.deliveryTag, raw);
+  }
+
+  /** Settled some other way (requeued, dead-lettered): no longer part of any run. */
+  forget(raw: ConsumeMessage) {
+    this.outstanding.delete(raw.fields.deliveryTag);
+  }
+
+  ack(raw: ConsumeMessage) {
+    this.acked.add(raw.fields.deliveryTag);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(() => this.flush());
+  }
+
+  private flush() {
+    this.scheduled = false;
+    if (!this.isCurrent()) return;
+    let last: ConsumeMessage | undefined;
+    for (const [tag, raw] of this.outstanding) {
+      if (!this.acked.has(tag)) break;
+      last = raw;
+      this.outstanding.delete(tag);
+      this.acked.delete(tag);
+    }
+    if (last) this.channel.ack(last, true);
+    for (const tag of this.acked) {
+      const raw = this.outstanding.get(tag);
+      if (raw) this.channel.ack(raw);
+      this.outstanding.delete(tag);
+    }
+    this.acked.clear();
+  }
+}
+
 function toDelivery(
   channel: ChannelWrapper,
+  acks: AckBatcher,
   raw: ConsumeMessage,
   isCurrent: () => boolean,
 ): Delivery {
@@ -230,11 +289,20 @@ function toDelivery(
   const settle = (fn: () => void) => {
     if (isCurrent()) fn();
   };
+  acks.delivered(raw);
   return {
     message,
     redelivered: raw.fields.redelivered,
-    ack: () => settle(() => channel.ack(raw)),
-    requeue: () => settle(() => channel.nack(raw, false, true)),
-    deadLetter: () => settle(() => channel.nack(raw, false, false)),
+    ack: () => settle(() => acks.ack(raw)),
+    requeue: () =>
+      settle(() => {
+        acks.forget(raw);
+        channel.nack(raw, false, true);
+      }),
+    deadLetter: () =>
+      settle(() => {
+        acks.forget(raw);
+        channel.nack(raw, false, false);
+      }),
   };
 }
