@@ -1,8 +1,8 @@
 /**
  * Group commit: callers submit one item each and wait for their own result, while the items
  * that arrive during a flush are written together by the next one (one transaction, one
- * fsync for many callers). An idle batcher flushes a lone item at once, so latency under
- * light load is one round of the flush, not a timer.
+ * fsync for many callers). An idle batcher flushes a lone item in the same turn of the event
+ * loop, so latency under light load is one round of the flush, not a timer.
  */
 export class GroupCommitter<In, Out> {
   private waiting: { item: In; resolve: (out: Out) => void; reject: (error: unknown) => void }[] =
@@ -21,7 +21,10 @@ export class GroupCommitter<In, Out> {
   submit(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
-      if (this.waiting.length === 1) queueMicrotask(() => this.drain());
+      // After this turn's I/O callbacks, not in a microtask: every request the event loop
+      // read in this turn joins the batch (on PGlite, a flush blocks the loop while it runs,
+      // so requests arrive in bursts).
+      if (this.waiting.length === 1) setImmediate(() => this.drain());
     });
   }
 
