@@ -90,6 +90,10 @@ export async function assertMigrated(database: DatabaseHandle): Promise<void> {
  */
 export function tokenServiceFor(config: Config, logger: Logger): TokenService {
   let secret = config.auth.jwtSecret;
+  if (!secret && config.database.dataDir.startsWith("memory://")) {
+    // Nothing is kept for an in-memory database: neither is its secret.
+    secret = randomBytes(48).toString("base64url");
+  }
   if (!secret) {
     const file = path.resolve(config.database.dataDir, "jwt-secret");
     if (existsSync(file)) {
