@@ -460,6 +460,8 @@ async function runPipeline(
       TASKFLOW_JWT_TTL_SECONDS: "3600",
       TASKFLOW_LOG_LEVEL: "warn",
       TASKFLOW_LOGIN_RATE_LIMIT: "1000",
+      // One user drives the whole load: its per-user submission budget must not be the limit.
+      TASKFLOW_TASK_RATE_LIMIT: "1000000",
       TASKFLOW_DATA_DIR: path.join(work, "data"),
       ...(options.workerConcurrency
         ? { TASKFLOW_WORKER_CONCURRENCY: String(options.workerConcurrency) }
