@@ -62,6 +62,20 @@ export async function deleteOutbox(db: Kysely<Database>, ids: readonly number[])
     .execute();
 }
 
+/** Holds messages back for `ms` (their engine refused them: the relay tries again later). */
+export async function postponeOutbox(
+  db: Kysely<Database>,
+  ids: readonly number[],
+  ms: number,
+): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable("outbox")
+    .set({ available_at: sql<Date>`now() + ${ms} * interval '1 millisecond'` })
+    .where("id", "=", sql<number>`ANY(${sql.val(ids)}::bigint[])`)
+    .execute();
+}
+
 /** Milliseconds until the next delayed message is due, or undefined when none waits. */
 export async function msUntilNextOutbox(db: Kysely<Database>): Promise<number | undefined> {
   const row = await db

@@ -5,6 +5,7 @@ import {
   msUntilNextOutbox,
   OUTBOX_CHANNEL,
   type OutboxRow,
+  postponeOutbox,
   type SessionLock,
   vacuumOutbox,
 } from "@taskflow/db";
@@ -27,6 +28,8 @@ export interface RelayOptions {
 }
 
 const LEADER_LOCK = "taskflow:outbox-relay";
+const RETRY_BASE_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
 
 /**
  * The outbox relay: publishes committed outbox rows to their engines and deletes them once
@@ -64,6 +67,14 @@ export function createRelay(options: RelayOptions) {
       wake = done;
     });
 
+  /** Consecutive failures per destination: its rows wait longer each time, up to a minute. */
+  const failures = new Map<string, number>();
+
+  /**
+   * Publishes a batch destination by destination. What an engine confirmed is deleted; what
+   * one refused is postponed with backoff, so one engine that is down (a webhook receiver
+   * answering 500) does not hold back the others, nor make them publish again every pass.
+   */
   async function publishBatch(rows: OutboxRow[]) {
     const byDestination = new Map<string, OutboxRow[]>();
     for (const row of rows) {
@@ -71,7 +82,7 @@ export function createRelay(options: RelayOptions) {
       list.push(row);
       byDestination.set(row.destination, list);
     }
-    await Promise.all(
+    const outcomes = await Promise.allSettled(
       [...byDestination].map(async ([destination, list]) => {
         const publish = options.publishers[destination];
         if (!publish) throw new Error(`no publisher for outbox destination "${destination}"`);
@@ -79,17 +90,38 @@ export function createRelay(options: RelayOptions) {
         metrics.published.inc({ destination }, list.length);
       }),
     );
-    await deleteOutbox(
-      database.db,
-      rows.map((r) => r.id),
-    );
-    deletedSinceVacuum += rows.length;
+    const published: number[] = [];
+    let failed = 0;
+    for (const [i, [destination, list]] of [...byDestination].entries()) {
+      const outcome = outcomes[i];
+      if (outcome?.status === "fulfilled") {
+        failures.delete(destination);
+        for (const row of list) published.push(row.id);
+        continue;
+      }
+      failed++;
+      const attempt = (failures.get(destination) ?? 0) + 1;
+      failures.set(destination, attempt);
+      const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
+      logger.error(
+        { err: outcome?.reason, destination, rows: list.length, retryInMs: delayMs },
+        "relay: publish failed; those messages wait and are tried again",
+      );
+      await postponeOutbox(
+        database.db,
+        list.map((r) => r.id),
+        delayMs,
+      );
+    }
+    await deleteOutbox(database.db, published);
+    deletedSinceVacuum += published.length;
     if (deletedSinceVacuum >= vacuumEvery) {
       deletedSinceVacuum = 0;
       await vacuumOutbox(database.db).catch((error: unknown) =>
         logger.warn({ err: error }, "outbox vacuum failed"),
       );
     }
+    return failed;
   }
 
   async function lead(lock: SessionLock) {
@@ -98,8 +130,8 @@ export function createRelay(options: RelayOptions) {
       try {
         const rows = await fetchDueOutbox(database.db, batchSize);
         if (rows.length > 0) {
-          await publishBatch(rows);
-          if (rows.length === batchSize) continue;
+          const failed = await publishBatch(rows);
+          if (rows.length === batchSize && failed === 0) continue;
         }
         const nextDue = await msUntilNextOutbox(database.db);
         await sleep(Math.min(pollMs, nextDue ?? pollMs));

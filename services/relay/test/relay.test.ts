@@ -48,6 +48,7 @@ for (const [name, open] of Object.entries(engines)) {
     await migrateUp(database.db);
     const published: OutboxRow[][] = [];
     let failNext = 0;
+    let downAttempts = 0;
     const counter = statementCounter();
     let relay: Relay | undefined;
 
@@ -61,6 +62,10 @@ for (const [name, open] of Object.entries(engines)) {
               throw new Error("engine down");
             }
             published.push([...rows]);
+          },
+          down: async () => {
+            downAttempts++;
+            throw new Error("receiver answers 500");
           },
         },
         logger: createLogger({ level: "silent", service: "relay-test" }),
@@ -88,6 +93,7 @@ for (const [name, open] of Object.entries(engines)) {
       relay = undefined;
       published.length = 0;
       failNext = 0;
+      downAttempts = 0;
       await database.db.deleteFrom("outbox").execute();
     });
     afterAll(async () => {
@@ -110,6 +116,26 @@ for (const [name, open] of Object.entries(engines)) {
       await waitFor(() => publishedPayloads().length === 1, { what: "the retried publication" });
       expect(publishedPayloads()).toEqual([{ n: "again" }]);
       await waitFor(async () => (await outboxSize()) === 0, { what: "an empty outbox" });
+    });
+
+    it("publishes the other destinations while one keeps failing, and backs off from that one", async () => {
+      await startRelay();
+      await appendToOutbox(database.db, [{ destination: "down", payload: { n: "stuck" } }]);
+      await append([{ n: "a" }]);
+      await waitFor(() => publishedPayloads().length === 1, { what: "the healthy destination" });
+      await append([{ n: "b" }]);
+      await waitFor(() => publishedPayloads().length === 2, { what: "the next healthy row" });
+      expect(publishedPayloads()).toEqual([{ n: "a" }, { n: "b" }]);
+      // The failing row waits (1 s, then 2 s …) instead of being tried on every pass.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(downAttempts).toBeGreaterThanOrEqual(1);
+      expect(downAttempts).toBeLessThanOrEqual(2);
+      const left = await database.db
+        .selectFrom("outbox")
+        .select(["destination", "available_at"])
+        .execute();
+      expect(left.map((r) => r.destination)).toEqual(["down"]);
+      expect(new Date(left[0]?.available_at as Date).getTime()).toBeGreaterThan(Date.now() - 100);
     });
 
     it("holds a delayed row until it is due", async () => {
