@@ -178,6 +178,46 @@ export interface AuditLogTable {
   details: Json;
 }
 
+/** The alert evaluator's state per rule (services/alerts): notifications go out when `firing` flips. */
+export interface AlertStatesTable {
+  /** The rule's stable name, e.g. "dead_letters". */
+  rule: string;
+  firing: boolean;
+  /** The last measured value. */
+  value: number;
+  /** When the current state (firing or not) began. */
+  since: Timestamp;
+  last_notified_at: Timestamp | null;
+}
+
+/** A job's state in the history: the engines' states, "delayed" stored as such. */
+export type JobHistoryState = "waiting" | "delayed" | "active" | "completed" | "failed";
+
+/**
+ * Every background job's history, whatever engine runs it (see the job_history migration):
+ * written by `withJobHistory` (packages/messaging), pruned by the retention.
+ */
+export interface JobHistoryTable {
+  queue: string;
+  job_id: string;
+  name: string;
+  state: JobHistoryState;
+  priority: Generated<number>;
+  attempts_made: Generated<number>;
+  max_attempts: number;
+  data: Json;
+  result: Json | null;
+  failed_reason: string | null;
+  created_at: Generated<Date>;
+  /** Delayed when added: not before this time. */
+  run_at: Timestamp | null;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  /** Purged from the engine; the history stays. */
+  removed_at: Timestamp | null;
+  updated_at: Generated<Date>;
+}
+
 export interface Database {
   users: UsersTable;
   tasks: TasksTable;
@@ -189,7 +229,9 @@ export interface Database {
   mail_sink: MailSinkTable;
   process_heartbeats: ProcessHeartbeatsTable;
   audit_log: AuditLogTable;
+  job_history: JobHistoryTable;
   schedules: SchedulesTable;
+  alert_states: AlertStatesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -198,4 +240,6 @@ export type NewTaskRow = Insertable<TasksTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type ProcessHeartbeatRow = Selectable<ProcessHeartbeatsTable>;
 export type AuditLogRow = Selectable<AuditLogTable>;
+export type JobHistoryRow = Selectable<JobHistoryTable>;
 export type ScheduleRow = Selectable<SchedulesTable>;
+export type AlertStateRow = Selectable<AlertStatesTable>;

@@ -4,6 +4,8 @@ import * as m2026_11_23_120000_job_queue from "./2026_11_23_120000_job_queue.ts"
 import * as m2026_11_23_120100_mail_sink from "./2026_11_23_120100_mail_sink.ts";
 import * as m2026_11_23_130000_monitor from "./2026_11_23_130000_monitor.ts";
 import * as m2026_11_23_140000_schedules from "./2026_11_23_140000_schedules.ts";
+import * as m2026_11_23_150000_job_history from "./2026_11_23_150000_job_history.ts";
+import * as m2026_11_23_150100_alerts from "./2026_11_23_150100_alerts.ts";
 
 /**
  * Every migration, by name; applied in name order. Imported statically so that a bundled
@@ -15,4 +17,6 @@ export const migrations: Record<string, Migration> = {
   "2026_11_23_120100_mail_sink": m2026_11_23_120100_mail_sink,
   "2026_11_23_130000_monitor": m2026_11_23_130000_monitor,
   "2026_11_23_140000_schedules": m2026_11_23_140000_schedules,
+  "2026_11_23_150000_job_history": m2026_11_23_150000_job_history,
+  "2026_11_23_150100_alerts": m2026_11_23_150100_alerts,
 };
