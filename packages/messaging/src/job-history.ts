@@ -67,8 +67,15 @@ class HistoryWriter {
       const dropped = this.pending.splice(0, this.pending.length - MAX_PENDING);
       this.report(new Error(`job history: ${dropped.length} events dropped (writes too slow)`));
     }
-    this.writing ??= this.drainLoop().finally(() => {
+    this.start();
+  }
+
+  private start() {
+    if (this.writing) return;
+    this.writing = this.drainLoop().finally(() => {
       this.writing = undefined;
+      // Pushed after the loop's last look, before this ran: nobody else would write them.
+      if (this.pending.length > 0) this.start();
     });
   }
 
@@ -91,11 +98,13 @@ class HistoryWriter {
     try {
       await this.upsert(rows);
     } catch (error) {
-      if (rows.length === 1) {
+      // SQLSTATE class 22 is a bad value (a result jsonb refuses): that row must not lose the
+      // others' history. Anything else (the database is away) would fail them one by one too.
+      const badValue = String((error as { code?: unknown }).code ?? "").startsWith("22");
+      if (rows.length === 1 || !badValue) {
         this.report(asError(error));
         return;
       }
-      // One bad row (a result jsonb refuses) must not lose the others' history.
       for (const row of rows) {
         await this.upsert([row]).catch((e: unknown) => this.report(asError(e)));
       }
@@ -205,7 +214,13 @@ export function withJobHistory(
   db: Kysely<Database>,
   options: JobHistoryOptions = {},
 ): JobQueue {
-  const report = (error: Error) => options.onError?.(error);
+  const report = (error: Error) => {
+    try {
+      options.onError?.(error);
+    } catch {
+      // A reporter that throws must not stop the history writer either.
+    }
+  };
   const writer = new HistoryWriter(db, queue.name, report);
   const quietly = (write: Promise<unknown>) =>
     write.then(

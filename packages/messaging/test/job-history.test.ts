@@ -62,6 +62,12 @@ async function openPglite(): Promise<DatabaseHandle> {
   return database;
 }
 
+let sharedPglite: Promise<DatabaseHandle> | undefined;
+const pglite = () => {
+  sharedPglite ??= openPglite();
+  return sharedPglite;
+};
+
 async function openPostgres(): Promise<DatabaseHandle | undefined> {
   if (!(await engineAvailable("postgres"))) return undefined;
   const testDb = await createTestDatabase();
@@ -240,7 +246,7 @@ function describeJobHistory(engine: string, fixture: () => Promise<HistoryFixtur
 }
 
 describeJobHistory("the embedded queue (PGlite)", async () => {
-  const database = await openPglite();
+  const database = await pglite();
   return {
     db: database.db,
     open: (queue) => createEmbeddedJobQueue({ database, queue, pollMs: 50 }),
@@ -268,14 +274,12 @@ describeJobHistory("BullMQ (Redis), history in PostgreSQL", async () => {
 
 describe("job history that cannot be written", () => {
   it("reports the error and lets the jobs run", async () => {
-    const database = await openPglite();
-    // A database without the table: every history write fails.
-    const elsewhere = await createDatabase({ dataDir: "memory://" });
-    handles.push(elsewhere);
+    const database = await pglite();
     const errors: Error[] = [];
     const queue = withJobHistory(
-      createEmbeddedJobQueue({ database, queue: "no-history", pollMs: 50 }),
-      elsewhere.db,
+      createEmbeddedJobQueue({ database, queue: uniqueName("no-history"), pollMs: 50 }),
+      // A schema without the table: every history write fails.
+      database.db.withSchema("no_history_here"),
       { onError: (e) => errors.push(e) },
     );
     await queue.add([{ name: "still", jobId: "still", data: {} }]);

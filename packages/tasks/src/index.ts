@@ -1,3 +1,4 @@
+export * from "./history-retention.ts";
 export * from "./schedule.repository.ts";
 export * from "./schedule.ts";
 export * from "./task.repository.ts";

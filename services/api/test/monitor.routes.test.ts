@@ -1,5 +1,10 @@
 import { createHeartbeat, type Heartbeat } from "@taskflow/db";
-import { type JobProcessor, PermanentJobError } from "@taskflow/messaging";
+import {
+  type JobProcessor,
+  type JobQueue,
+  PermanentJobError,
+  withJobHistory,
+} from "@taskflow/messaging";
 import { createLogger, createMetrics } from "@taskflow/observability";
 import { createRelay, outboxPublishers, type Relay } from "@taskflow/relay";
 import { createTaskRepository } from "@taskflow/tasks";
@@ -29,6 +34,34 @@ const fixture = () => {
   if (!f?.taskQueue || !f.jobQueue) throw new Error("PostgreSQL fixture unavailable");
   return { ...f, taskQueue: f.taskQueue, jobQueue: f.jobQueue };
 };
+
+let jobsWithHistory: JobQueue | undefined;
+const historyErrors: Error[] = [];
+/**
+ * The fixture's job queue, recording its history, as the relay and the mailer use it; the
+ * API's own queue (retry, purge) is the fixture's plain one, so those two are not recorded.
+ */
+const historyQueue = () => {
+  const { jobQueue, database } = fixture();
+  jobsWithHistory ??= withJobHistory(jobQueue, database.db, {
+    onError: (error) => historyErrors.push(error),
+  });
+  return jobsWithHistory;
+};
+
+interface JobItem {
+  id: string;
+  name: string;
+  state: string;
+  data: unknown;
+  removed_at?: string | null;
+}
+
+async function searchJobs(query: string) {
+  const res = await call("GET", `/api/monitor/jobs?${query}`);
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json<{ items: JobItem[]; next_cursor: string | null }>();
+}
 
 let adminAuth: Record<string, string> | undefined;
 async function admin(): Promise<Record<string, string>> {
@@ -319,6 +352,80 @@ describe("GET /api/monitor/tasks", () => {
   });
 });
 
+describe("GET /api/monitor/jobs", () => {
+  it("searches the job history by state, name, time and id or data text, page by page", async () => {
+    const jobs = historyQueue();
+    const marker = `jobneedle-${stamp}`;
+    const id = (n: number) => `search-${stamp}-${n}`;
+    // One add each, so each has its own created_at: newest first is the reverse order.
+    const add = async (n: number, name: string, extra: { delayMs?: number } = {}) =>
+      jobs.add([{ name, jobId: id(n), data: { note: `${marker} ${n}` }, ...extra }]);
+    await add(1, "report.search");
+    await add(2, "report.search");
+    await add(3, "report.search", { delayMs: 600_000 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const between = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await add(4, "report.search");
+    await add(5, "report.search");
+    await add(6, "report.search");
+    await add(7, "report.other");
+    const q = encodeURIComponent(marker);
+
+    // Six of one name, through pages of two; the case of the text does not matter.
+    const seen: string[] = [];
+    let cursor: string | null = "";
+    let pages = 0;
+    while (cursor !== null) {
+      const page = await searchJobs(
+        `type=report.search&q=${encodeURIComponent(marker.toUpperCase())}&limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((job) => job.id));
+      cursor = page.next_cursor;
+      pages++;
+    }
+    expect(seen).toEqual([6, 5, 4, 3, 2, 1].map(id));
+    expect(pages).toBe(3);
+
+    expect((await searchJobs(`q=${q}`)).items.map((job) => job.id)).toEqual(
+      [7, 6, 5, 4, 3, 2, 1].map(id),
+    );
+    expect((await searchJobs(`q=${q}&state=delayed`)).items).toEqual([
+      expect.objectContaining({
+        id: id(3),
+        name: "report.search",
+        state: "delayed",
+        data: { note: `${marker} 3` },
+        run_at: expect.any(String),
+        removed_at: null,
+      }),
+    ]);
+    expect((await searchJobs(`q=${q}&state=waiting&type=report.other`)).items).toHaveLength(1);
+    expect((await searchJobs(`q=${q}&state=failed`)).items).toEqual([]);
+    expect(
+      (await searchJobs(`q=${q}&from=${encodeURIComponent(between)}`)).items.map((j) => j.id),
+    ).toEqual([7, 6, 5, 4].map(id));
+    expect(
+      (await searchJobs(`q=${q}&to=${encodeURIComponent(between)}`)).items.map((j) => j.id),
+    ).toEqual([3, 2, 1].map(id));
+    // An id is found exactly, not as a part of another.
+    expect((await searchJobs(`q=${id(1)}`)).items.map((job) => job.id)).toEqual([id(1)]);
+
+    expect((await call("GET", "/api/monitor/jobs?limit=101")).statusCode).toBe(422);
+    expect((await call("GET", "/api/monitor/jobs?cursor=bm9wZQ")).statusCode).toBe(422);
+    expect((await call("GET", "/api/monitor/jobs?state=lost")).statusCode).toBe(422);
+    expect(
+      (
+        await call(
+          "GET",
+          `/api/monitor/jobs?from=${encodeURIComponent(between)}&to=${encodeURIComponent(between)}`,
+        )
+      ).statusCode,
+    ).toBe(422);
+  });
+});
+
 describe("monitor actions", () => {
   it("retries a FAILED task: PENDING with a fresh outbox message, then it runs again", async () => {
     const { app, database, taskQueue } = fixture();
@@ -455,8 +562,9 @@ describe("monitor actions", () => {
 
   it("lists, retries, redrives with new data and purges failed jobs", async () => {
     const { jobQueue } = fixture();
+    const jobs = historyQueue();
     // Jobs fail unless their data says ok; welcome emails (from sign-ups) just complete.
-    jobProcessor = await jobQueue.process(
+    jobProcessor = await jobs.process(
       async (job) => {
         if (job.name !== "report.flaky") return null;
         if ((job.data as { ok?: boolean }).ok) return "built";
@@ -465,7 +573,7 @@ describe("monitor actions", () => {
       { concurrency: 2 },
     );
     const ids = [`flaky-${stamp}-a`, `flaky-${stamp}-b`];
-    await jobQueue.add(
+    await jobs.add(
       ids.map((jobId, i) => ({
         name: "report.flaky",
         jobId,
@@ -476,6 +584,12 @@ describe("monitor actions", () => {
     const failedIds = async () =>
       (await jobQueue.list("failed", 100)).map((j) => j.id).filter((id) => ids.includes(id));
     await waitFor(async () => (await failedIds()).length === 2, { what: "two failed jobs" });
+    // The history is written in the background, just after the engine's record.
+    await waitFor(
+      async () =>
+        (await searchJobs("state=failed&type=report.flaky")).items.length === 2 || undefined,
+      { what: "two failed jobs in the history" },
+    );
 
     const listed = await call("GET", "/api/monitor/jobs?state=failed&type=report.flaky&q=NORTH");
     expect(listed.statusCode).toBe(200);
@@ -519,6 +633,28 @@ describe("monitor actions", () => {
     expect(purged.statusCode).toBe(204);
     expect(await jobQueue.get(ids[1] ?? "")).toBeUndefined();
     expect((await call("DELETE", `/api/monitor/jobs/${ids[1]}`)).statusCode).toBe(404);
+
+    // Gone from the engine, not from the history: still found by its id, as it last was.
+    expect((await searchJobs(`q=${ids[1]}`)).items).toEqual([
+      expect.objectContaining({
+        id: ids[1],
+        name: "report.flaky",
+        state: "failed",
+        data: { region: "south" },
+        failed_reason: expect.stringContaining("report source missing"),
+      }),
+    ]);
+    // And the redriven one shows its new data and its result.
+    await waitFor(
+      async () => (await searchJobs(`q=${ids[0]}`)).items[0]?.state === "completed" || undefined,
+      { what: "the redriven job completed in the history" },
+    );
+    expect((await searchJobs(`q=${ids[0]}`)).items[0]).toMatchObject({
+      data: { region: "north", ok: true },
+      result: "built",
+      attempts_made: 1,
+    });
+    expect(historyErrors).toEqual([]);
   });
 
   it("records every action in the audit log, newest first, page by page", async () => {

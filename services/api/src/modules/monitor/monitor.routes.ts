@@ -85,12 +85,18 @@ export const monitorRoutes: FastifyPluginAsyncTypebox<MonitorRoutesOptions> = as
     {
       schema: {
         tags,
-        summary: "Background jobs in one state, newest first",
+        summary: "Search background jobs, newest first",
         description:
-          "`type` (the job name) and `q` (text in the job's data) filter the newest 1,000 jobs of the state.",
+          "From the job history in PostgreSQL: every job the queue saw, also once the engine forgot or purged it (removed_at), until the retention (TASKFLOW_HISTORY_RETENTION_DAYS) deletes it. Filters: state, type (the job name), q (a job id, or text in its data), from/to (created_at); keyset pages.",
         security,
         querystring: ListJobsQuery,
-        response: { 200: Type.Ref("MonitorJobPage"), ...denied, 404: problem, 422: problem },
+        response: {
+          200: Type.Ref("MonitorJobPage"),
+          ...denied,
+          404: problem,
+          422: problem,
+          503: problem,
+        },
       },
     },
     async (request) => monitor.jobs(request.query),

@@ -88,6 +88,19 @@ export const MonitorJobSchema = Type.Object(
     created_at: Timestamp,
     run_at: NullableTimestamp,
     finished_at: NullableTimestamp,
+    started_at: Type.Optional(
+      Type.Union([Timestamp, Type.Null()], {
+        description: "From the history: when the last attempt started",
+      }),
+    ),
+    removed_at: Type.Optional(
+      Type.Union([Timestamp, Type.Null()], {
+        description: "From the history: when it was purged from the engine (the history stays)",
+      }),
+    ),
+    updated_at: Type.Optional(
+      Type.String({ format: "date-time", description: "From the history: its last change" }),
+    ),
   },
   { $id: "MonitorJob", title: "MonitorJob" },
 );
@@ -174,11 +187,21 @@ export const monitorSchemas = [
 
 export const ListJobsQuery = Type.Object(
   {
-    state: Type.Optional(Type.Union(jobStateLiterals(), { default: "failed" })),
+    state: Type.Optional(
+      Type.Union(jobStateLiterals(), {
+        description: "As the history last recorded it; omitted: every state",
+      }),
+    ),
     type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Job name" })),
     q: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, description: "Substring of the job's data" }),
+      Type.String({
+        minLength: 1,
+        maxLength: 300,
+        description: "A job id (exact), or text found in the job's data (case-insensitive)",
+      }),
     ),
+    from: Type.Optional(Type.String({ format: "date-time", description: "created_at ≥ from" })),
+    to: Type.Optional(Type.String({ format: "date-time", description: "created_at < to" })),
     limit: Type.Optional(Limit),
     cursor: Type.Optional(Cursor),
   },

@@ -1,9 +1,9 @@
-import type { AuditLogRow, TaskRow } from "@taskflow/db";
+import type { AuditLogRow, JobHistoryRow, TaskRow } from "@taskflow/db";
 import type { JobQueue, JobState, JobView, QueueMessage, TaskQueue } from "@taskflow/messaging";
 import type { AlsoInTransaction, TaskRepository, TaskStatus } from "@taskflow/tasks";
 import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
 import { HttpProblem } from "../../http/problem.ts";
-import type { AuditEntry, MonitorRepository } from "./monitor.repository.ts";
+import type { AuditEntry, JobCursor, MonitorRepository } from "./monitor.repository.ts";
 import type { RedriveInput } from "./monitor.schemas.ts";
 
 /** The operator a monitor action is recorded under. */
@@ -24,11 +24,6 @@ export interface MonitorServiceDeps {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/**
- * Job listings search the newest this-many jobs of a state, in memory (name and data
- * substring): JobQueue has no server-side search, and this first slice does not add one.
- */
-const JOB_SCAN_LIMIT = 1_000;
 /** Dead letters looked at to find a task's messages (they are peeked oldest first). */
 const DEAD_LETTER_WINDOW = 1_000;
 /** A redrive without ids takes this many of the oldest dead letters. */
@@ -46,6 +41,52 @@ function decodeCursor(cursor: string, valid: RegExp): string {
     });
   }
   return value;
+}
+
+const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+function encodeJobCursor(cursor: JobCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.jobId])).toString("base64url");
+}
+
+function decodeJobCursor(cursor: string): JobCursor {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, "base64url").toString());
+  } catch {
+    value = undefined;
+  }
+  const [createdAt, jobId] = Array.isArray(value) && value.length === 2 ? value : [];
+  if (typeof createdAt !== "string" || !CURSOR_AT.test(createdAt) || typeof jobId !== "string") {
+    throw new HttpProblem(422, "invalid cursor", {
+      errors: [{ path: "/querystring/cursor", message: "not a cursor from this API" }],
+    });
+  }
+  return { createdAt, jobId };
+}
+
+/** `from` and `to` of a search as dates; 422 unless from < to. */
+function timeRange(query: { from?: string | undefined; to?: string | undefined }) {
+  const from = query.from ? new Date(query.from) : undefined;
+  const to = query.to ? new Date(query.to) : undefined;
+  if (from && to && from >= to) {
+    throw new HttpProblem(422, "`from` must be before `to`", {
+      type: "urn:taskflow:problem:validation",
+      errors: [{ path: "/querystring/to", message: "must be after from" }],
+    });
+  }
+  return { from, to };
+}
+
+/** 57014: a search ran into its statement timeout. */
+function tooLong(error: unknown): never {
+  if ((error as { code?: unknown }).code === "57014") {
+    throw new HttpProblem(
+      503,
+      "the search took too long: narrow it (type, state or status, from/to)",
+    );
+  }
+  throw error;
 }
 
 function taskIdOf(message: QueueMessage): string | undefined {
@@ -87,6 +128,27 @@ function toMonitorJob(job: JobView) {
     created_at: job.createdAt.toISOString(),
     run_at: iso(job.runAt),
     finished_at: iso(job.finishedAt),
+  };
+}
+
+/** A job as the history last recorded it (it may be gone from the engine: removed_at). */
+function toMonitorJobFromHistory(row: JobHistoryRow) {
+  return {
+    id: row.job_id,
+    name: row.name,
+    state: row.state,
+    data: row.data ?? null,
+    attempts_made: row.attempts_made,
+    max_attempts: row.max_attempts,
+    priority: row.priority,
+    failed_reason: row.failed_reason,
+    result: row.result ?? null,
+    created_at: row.created_at.toISOString(),
+    run_at: iso(row.run_at),
+    finished_at: iso(row.finished_at),
+    started_at: iso(row.started_at),
+    removed_at: iso(row.removed_at),
+    updated_at: row.updated_at.toISOString(),
   };
 }
 
@@ -308,32 +370,36 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     },
 
     /**
-     * Jobs in one state, newest first. The name filter and the data search run in memory
-     * over the newest JOB_SCAN_LIMIT jobs of that state (JobQueue cannot search), and the
-     * cursor is a position in that result: good enough for a first slice, not for paging
-     * through a backlog that moves while it is read.
+     * Jobs from the history in PostgreSQL (every job the decorated queue saw, also after the
+     * engine forgot it), newest first, filtered by state, name, time and id or data text,
+     * server-side, in keyset pages.
      */
     async jobs(query: {
       state?: JobState | undefined;
       type?: string | undefined;
       q?: string | undefined;
+      from?: string | undefined;
+      to?: string | undefined;
       limit?: number | undefined;
       cursor?: string | undefined;
     }) {
       const queue = requireJobQueue();
-      const limit = query.limit ?? 20;
-      const offset = query.cursor ? Number(decodeCursor(query.cursor, /^\d{1,6}$/)) : 0;
-      const needle = query.q?.toLowerCase();
-      const matching = (await queue.list(query.state ?? "failed", JOB_SCAN_LIMIT)).filter(
-        (job) =>
-          (!query.type || job.name === query.type) &&
-          (!needle || (JSON.stringify(job.data) ?? "").toLowerCase().includes(needle)),
-      );
-      const page = matching.slice(offset, offset + limit);
+      const { from, to } = timeRange(query);
+      const page = await monitor
+        .searchJobs({
+          queue: queue.name,
+          state: query.state,
+          type: query.type,
+          q: query.q,
+          from,
+          to,
+          limit: query.limit ?? 20,
+          before: query.cursor ? decodeJobCursor(query.cursor) : undefined,
+        })
+        .catch(tooLong);
       return {
-        items: page.map(toMonitorJob),
-        next_cursor:
-          offset + limit < matching.length ? encodeCursor(offset + limit) : (null as string | null),
+        items: page.items.map(toMonitorJobFromHistory),
+        next_cursor: page.nextCursor ? encodeJobCursor(page.nextCursor) : null,
       };
     },
 
@@ -346,17 +412,9 @@ export function createMonitorService(deps: MonitorServiceDeps) {
       limit?: number | undefined;
       cursor?: string | undefined;
     }) {
-      const from = query.from ? new Date(query.from) : undefined;
-      const to = query.to ? new Date(query.to) : undefined;
-      if (from && to && from >= to) {
-        throw new HttpProblem(422, "`from` must be before `to`", {
-          type: "urn:taskflow:problem:validation",
-          errors: [{ path: "/querystring/to", message: "must be after from" }],
-        });
-      }
-      let page: Awaited<ReturnType<MonitorRepository["searchTasks"]>>;
-      try {
-        page = await monitor.searchTasks({
+      const { from, to } = timeRange(query);
+      const page = await monitor
+        .searchTasks({
           status: query.status,
           type: query.type,
           q: query.q,
@@ -364,14 +422,8 @@ export function createMonitorService(deps: MonitorServiceDeps) {
           to,
           limit: query.limit ?? 20,
           before: query.cursor ? decodeCursor(query.cursor, UUID) : undefined,
-        });
-      } catch (error) {
-        // 57014: the statement timeout of the search.
-        if ((error as { code?: unknown }).code === "57014") {
-          throw new HttpProblem(503, "the search took too long: narrow it (type, status, from/to)");
-        }
-        throw error;
-      }
+        })
+        .catch(tooLong);
       return {
         items: page.items.map(toMonitorTask),
         next_cursor: page.nextCursor ? encodeCursor(page.nextCursor) : null,
