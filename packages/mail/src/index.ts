@@ -1,3 +1,4 @@
+export * from "./alert-jobs.ts";
 export * from "./create-mailer.ts";
 export * from "./mail-jobs.ts";
 export * from "./mailer.ts";

@@ -10,6 +10,19 @@ import Mustache from "mustache";
  */
 export interface EmailTemplates {
   welcome: { name: string; email: string; app_url: string };
+  /** Numbers and times come formatted; `fired_at` is only shown for a resolved alert. */
+  alert: {
+    firing: boolean;
+    status_label: "FIRING" | "RESOLVED";
+    rule: string;
+    severity: string;
+    summary: string;
+    value: string;
+    threshold: string;
+    since: string;
+    fired_at: string;
+    app_url: string;
+  };
 }
 
 export type EmailTemplateName = keyof EmailTemplates;

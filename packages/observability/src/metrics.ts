@@ -9,13 +9,29 @@ export function createMetrics(service: string) {
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
   const refreshers: (() => Promise<void>)[] = [];
+  let refreshing: Promise<number> | undefined;
+  // The registry collects every metric of a scrape at once: each refreshed gauge waits for the
+  // one shared refresh (else it would be serialized before the refresh and lag a scrape behind).
+  const refresh = () => {
+    refreshing ??= Promise.allSettled(refreshers.map((run) => run()))
+      .then((results) => results.filter((r) => r.status === "rejected").length)
+      .finally(() => {
+        refreshing = undefined;
+      });
+    return refreshing;
+  };
+  const refreshed = {
+    registers: [registry],
+    async collect() {
+      await refresh();
+    },
+  };
   new Gauge({
     name: "taskflow_scrape_refresh_errors",
     help: "Database-backed gauges that could not be refreshed on the last scrape",
     registers: [registry],
     async collect() {
-      const results = await Promise.allSettled(refreshers.map((refresh) => refresh()));
-      this.set(results.filter((r) => r.status === "rejected").length);
+      this.set(await refresh());
     },
   });
   return {
@@ -56,16 +72,41 @@ export function createMetrics(service: string) {
       name: "taskflow_tasks",
       help: "Tasks by status, across all owners",
       labelNames: ["status"] as const,
-      registers: [registry],
+      ...refreshed,
     }),
     outboxPending: new Gauge({
       name: "taskflow_outbox_pending",
       help: "Outbox messages due and not yet published",
-      registers: [registry],
+      ...refreshed,
     }),
     outboxLagSeconds: new Gauge({
       name: "taskflow_outbox_lag_seconds",
       help: "Age of the oldest due outbox message",
+      ...refreshed,
+    }),
+    /** Queue and process gauges for alerting, refreshed where the alerts role runs (services/alerts). */
+    deadLetters: new Gauge({
+      name: "taskflow_dead_letters",
+      help: "Dead-lettered task messages (queue=tasks) and failed jobs (queue=jobs)",
+      labelNames: ["queue"] as const,
+      ...refreshed,
+    }),
+    queueWaiting: new Gauge({
+      name: "taskflow_queue_waiting",
+      help: "Task messages (queue=tasks) and due jobs (queue=jobs) waiting for a consumer",
+      labelNames: ["queue"] as const,
+      ...refreshed,
+    }),
+    workersOnline: new Gauge({
+      name: "taskflow_workers_online",
+      help: "Processes beating their heartbeat, by role (worker, mailer)",
+      labelNames: ["role"] as const,
+      ...refreshed,
+    }),
+    alertFiring: new Gauge({
+      name: "taskflow_alert_firing",
+      help: "1 while an alert rule of the leading alert evaluator fires, by rule",
+      labelNames: ["rule"] as const,
       registers: [registry],
     }),
     /** Runs `refresh` before each scrape, so gauges read from the database stay current. */

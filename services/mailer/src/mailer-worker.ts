@@ -1,4 +1,6 @@
 import {
+  ALERT_EMAIL_JOB,
+  isAlertEmailData,
   type Mailer,
   MailRejected,
   renderEmail,
@@ -31,6 +33,11 @@ export function messageIdFor(jobId: string, from: string): string {
   return `<${jobId}@${domain}>`;
 }
 
+/** A measured value for people: whole numbers as they are, shares and seconds to 3 digits. */
+function formatFigure(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(3)));
+}
+
 /**
  * Runs email jobs: renders the job's template and hands it to the mailer. A server that is
  * down or answers 4xx fails the attempt and the job queue retries it with backoff; a 5xx
@@ -59,8 +66,35 @@ export function createMailerWorker(options: MailerWorkerOptions) {
     });
   }
 
+  async function sendAlert(job: JobRun) {
+    const data = job.data;
+    if (!isAlertEmailData(data)) {
+      throw new PermanentJobError("alert email job without a recipient, a rule and its figures");
+    }
+    const firing = data.status === "firing";
+    const content = renderEmail("alert", {
+      firing,
+      status_label: firing ? "FIRING" : "RESOLVED",
+      rule: data.rule,
+      severity: data.severity,
+      summary: data.summary,
+      value: formatFigure(data.value),
+      threshold: formatFigure(data.threshold),
+      since: data.since,
+      fired_at: data.fired_at ?? "",
+      app_url: options.appUrl,
+    });
+    return mailer.send({
+      messageId: messageIdFor(job.id, options.from),
+      from: options.from,
+      to: data.to,
+      ...content,
+    });
+  }
+
   const handlers: Record<string, (job: JobRun) => Promise<unknown>> = {
     [WELCOME_EMAIL_JOB]: sendWelcome,
+    [ALERT_EMAIL_JOB]: sendAlert,
   };
 
   async function run(job: JobRun): Promise<unknown> {
