@@ -10,6 +10,7 @@ import {
 import { onShutdownSignal } from "@taskflow/observability";
 import {
   type RunningRole,
+  startAlerts,
   startApi,
   startMailer,
   startOps,
@@ -22,13 +23,14 @@ import { assertMigrated, openRuntime } from "./runtime.ts";
 const USAGE = `Usage: taskflow <command>
 
 Commands:
-  start                 every role in one process (api, relay, worker, mailer, scheduler);
-                        migrates first
+  start                 every role in one process (api, relay, worker, mailer, scheduler,
+                        alerts); migrates first
   api                   the HTTP API
   worker                a task worker
   relay                 the outbox relay
   mailer                runs the email jobs (SMTP, or the embedded mail sink)
-  scheduler             fires the cron schedules (any number may run)
+  scheduler             fires the cron schedules (any number may run), prunes old history
+  alerts                evaluates the alert rules (webhook and email; one acts at a time)
   migrate up            apply pending migrations
   migrate down [N]      revert the last N migrations (default 1)
   migrate status        list migrations and when each was applied
@@ -38,7 +40,7 @@ Configuration comes from TASKFLOW_* environment variables (see README.md).
 Without TASKFLOW_DATABASE_URL / TASKFLOW_AMQP_URL / TASKFLOW_REDIS_URL / TASKFLOW_SMTP_URL,
 embedded engines are used.`;
 
-const ROLES = ["start", "api", "worker", "relay", "mailer", "scheduler"] as const;
+const ROLES = ["start", "api", "worker", "relay", "mailer", "scheduler", "alerts"] as const;
 type Role = (typeof ROLES)[number];
 
 async function runRoles(command: Role): Promise<void> {
@@ -63,6 +65,7 @@ async function runRoles(command: Role): Promise<void> {
       roles.push(await startMailer(rt));
       roles.push(await startRelay(rt));
       roles.push(await startScheduler(rt));
+      roles.push(await startAlerts(rt));
       roles.push(await startApi(rt, { port: config.port }));
       return;
     }
@@ -82,6 +85,10 @@ async function runRoles(command: Role): Promise<void> {
     }
     if (command === "scheduler") {
       roles.push(await startScheduler(rt));
+      roles.push(await startOps(rt, { port: config.port }));
+    }
+    if (command === "alerts") {
+      roles.push(await startAlerts(rt));
       roles.push(await startOps(rt, { port: config.port }));
     }
   } catch (error) {

@@ -1,3 +1,9 @@
+import {
+  ALERT_WEBHOOK_DESTINATION,
+  alertWebhookPublisher,
+  createAlertEvaluator,
+  registerAlertGauges,
+} from "@taskflow/alerts";
 import { buildApp } from "@taskflow/api";
 import { createHeartbeat, outboxLag } from "@taskflow/db";
 import { createMailer } from "@taskflow/mail";
@@ -5,7 +11,11 @@ import { createMailerWorker } from "@taskflow/mailer";
 import { startOpsServer } from "@taskflow/observability";
 import { createRelay, outboxPublishers } from "@taskflow/relay";
 import { createScheduler } from "@taskflow/scheduler";
-import { createScheduleRepository, createTaskRepository } from "@taskflow/tasks";
+import {
+  createHistoryPruner,
+  createScheduleRepository,
+  createTaskRepository,
+} from "@taskflow/tasks";
 import { createWorker, taskHandlers } from "@taskflow/worker";
 import type { Runtime } from "./runtime.ts";
 import { tokenServiceFor } from "./runtime.ts";
@@ -98,7 +108,14 @@ export async function startRelay(rt: Runtime): Promise<RunningRole> {
   });
   const relay = createRelay({
     database: rt.database,
-    publishers: outboxPublishers({ taskQueue: rt.taskQueue, jobQueue: rt.jobQueue }),
+    publishers: {
+      ...outboxPublishers({ taskQueue: rt.taskQueue, jobQueue: rt.jobQueue }),
+      // Without a webhook, alert rows written earlier (when one was set) are let go.
+      [ALERT_WEBHOOK_DESTINATION]: rt.config.alerts.webhookUrl
+        ? alertWebhookPublisher(rt.config.alerts.webhookUrl)
+        : async (rows) =>
+            rt.logger.warn({ count: rows.length }, "TASKFLOW_ALERT_WEBHOOK unset: alerts dropped"),
+    },
     logger: rt.logger.child({ role: "relay" }),
     metrics: rt.metrics,
   });
@@ -141,15 +158,47 @@ export async function startMailer(rt: Runtime): Promise<RunningRole> {
   };
 }
 
-/** Fires the cron schedules: any number may run (see services/scheduler). */
+/** Fires the cron schedules (any number may run) and prunes the history past its retention. */
 export async function startScheduler(rt: Runtime): Promise<RunningRole> {
   const scheduler = createScheduler({
     schedules: createScheduleRepository(rt.database.db),
     tasks: createTaskRepository(rt.database.db),
     logger: rt.logger.child({ role: "scheduler" }),
   });
+  const pruner = createHistoryPruner({
+    db: rt.database.db,
+    retentionDays: rt.config.history.retentionDays,
+    logger: rt.logger.child({ role: "history-pruner" }),
+  });
   scheduler.start();
-  return { name: "scheduler", stop: () => scheduler.stop() };
+  pruner.start();
+  return {
+    name: "scheduler",
+    async stop() {
+      await pruner.stop();
+      await scheduler.stop();
+    },
+  };
+}
+
+/** Evaluates the alert rules (one evaluator acts at a time) and exports the gauges they read. */
+export async function startAlerts(rt: Runtime): Promise<RunningRole> {
+  registerAlertGauges({
+    metrics: rt.metrics,
+    database: rt.database,
+    taskQueue: rt.taskQueue,
+    jobQueue: rt.jobQueue,
+  });
+  const alerts = createAlertEvaluator({
+    database: rt.database,
+    taskQueue: rt.taskQueue,
+    jobQueue: rt.jobQueue,
+    config: rt.config.alerts,
+    logger: rt.logger.child({ role: "alerts" }),
+    metrics: rt.metrics,
+  });
+  alerts.start();
+  return { name: "alerts", stop: () => alerts.stop() };
 }
 
 /** /healthz, /readyz and /metrics for a role without an HTTP API of its own. */

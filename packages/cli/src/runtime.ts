@@ -9,6 +9,7 @@ import {
   createTaskQueue,
   type JobQueue,
   type TaskQueue,
+  withJobHistory,
 } from "@taskflow/messaging";
 import { createLogger, createMetrics, type Logger, type Metrics } from "@taskflow/observability";
 
@@ -39,13 +40,18 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
     database,
     onError: (error) => logger.warn({ err: error }, "RabbitMQ connection problem; reconnecting"),
   });
-  const jobQueue = createJobQueue({
-    redisUrl: config.jobs.redisUrl,
-    queue: config.jobs.queue,
-    leaseMs: config.jobs.leaseMs,
-    database,
-    onError: (error) => logger.warn({ err: error }, "Redis connection problem; reconnecting"),
-  });
+  // Every job's life is also kept in PostgreSQL (job_history): the monitor searches it there.
+  const jobQueue = withJobHistory(
+    createJobQueue({
+      redisUrl: config.jobs.redisUrl,
+      queue: config.jobs.queue,
+      leaseMs: config.jobs.leaseMs,
+      database,
+      onError: (error) => logger.warn({ err: error }, "Redis connection problem; reconnecting"),
+    }),
+    database.db,
+    { onError: (error) => logger.warn({ err: error }, "job history not written") },
+  );
   logger.info(
     {
       database: database.engine,
