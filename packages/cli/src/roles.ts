@@ -10,12 +10,8 @@ import { createMailer } from "@taskflow/mail";
 import { createMailerWorker } from "@taskflow/mailer";
 import { startOpsServer } from "@taskflow/observability";
 import { createRelay, outboxPublishers } from "@taskflow/relay";
-import { createScheduler } from "@taskflow/scheduler";
-import {
-  createHistoryPruner,
-  createScheduleRepository,
-  createTaskRepository,
-} from "@taskflow/tasks";
+import { createHistoryPruner, createScheduler } from "@taskflow/scheduler";
+import { createScheduleRepository, createTaskRepository } from "@taskflow/tasks";
 import { createWorker, taskHandlers } from "@taskflow/worker";
 import type { Runtime } from "./runtime.ts";
 import { tokenServiceFor } from "./runtime.ts";

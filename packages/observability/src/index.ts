@@ -2,3 +2,4 @@ export * from "./logger.ts";
 export * from "./metrics.ts";
 export * from "./ops.ts";
 export * from "./shutdown.ts";
+export * from "./sleeper.ts";

@@ -2,12 +2,7 @@ import { createDatabase, type DatabaseHandle, migrateUp, sql, type TaskStatus } 
 import { createTestDatabase, engineAvailable, waitFor } from "@taskflow/testing";
 import { uuidv7 } from "uuidv7";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  createHistoryPruner,
-  createTaskRepository,
-  pruneHistory,
-  type TaskRepository,
-} from "../src/index.ts";
+import { createTaskRepository, pruneHistory, type TaskRepository } from "../src/index.ts";
 
 const handles: DatabaseHandle[] = [];
 const cleanups: (() => Promise<void>)[] = [];
@@ -198,27 +193,6 @@ function describeRetention(engine: string, open: () => Promise<DatabaseHandle | 
         ]);
       },
     );
-
-    it.skipIf(!f)("prunes at start and again on its interval, until stopped", async () => {
-      const [ada] = fixture().owners as [string];
-      const first = await taskIn(ada, "DONE");
-      await age(first, 40);
-      const logged: object[] = [];
-      const pruner = createHistoryPruner({
-        db: fixture().database.db,
-        retentionDays: 30,
-        intervalMs: 50,
-        logger: { info: (details) => logged.push(details), error: () => {} },
-      });
-      pruner.start();
-      await waitFor(async () => !(await exists(first)), { what: "the first pass" });
-      const second = await taskIn(ada, "FAILED");
-      await age(second, 40);
-      await waitFor(async () => !(await exists(second)), { what: "a later pass" });
-      await pruner.stop();
-      expect(logged).toContainEqual(expect.objectContaining({ tasks: 1, retention_days: 30 }));
-      await countersMatchTable();
-    });
   });
 }
 

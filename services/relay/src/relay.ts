@@ -9,7 +9,7 @@ import {
   type SessionLock,
   vacuumOutbox,
 } from "@taskflow/db";
-import type { Logger, Metrics } from "@taskflow/observability";
+import { createSleeper, type Logger, type Metrics } from "@taskflow/observability";
 
 /** Publishes one destination's messages; resolves once the engine has confirmed them all. */
 export type OutboxPublisher = (rows: readonly OutboxRow[]) => Promise<void>;
@@ -44,28 +44,13 @@ export function createRelay(options: RelayOptions) {
   const pollMs = options.pollMs ?? 1_000;
   const vacuumEvery = options.vacuumEvery ?? 20_000;
   let running = false;
-  let wake: (() => void) | undefined;
-  let woken = false;
   let loop: Promise<void> | undefined;
   let deletedSinceVacuum = 0;
   let unlisten: (() => Promise<void>) | undefined;
-
-  const nudge = () => {
-    woken = true;
-    wake?.();
-  };
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (woken || !running) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  // Woken by NOTIFY (a commit wrote outbox rows), a reconnect, or stop().
+  const sleeper = createSleeper();
+  const nudge = () => sleeper.wake();
+  const sleep = (ms: number) => sleeper.sleep(ms);
 
   /** Consecutive failures per destination: its rows wait longer each time, up to a minute. */
   const failures = new Map<string, number>();
@@ -126,7 +111,7 @@ export function createRelay(options: RelayOptions) {
 
   async function lead(lock: SessionLock) {
     while (running && lock.held) {
-      woken = false;
+      sleeper.clear();
       try {
         const rows = await fetchDueOutbox(database.db, batchSize);
         if (rows.length > 0) {
@@ -171,7 +156,7 @@ export function createRelay(options: RelayOptions) {
     /** Finishes the batch in hand (published and deleted), then stops. */
     async stop() {
       running = false;
-      wake?.();
+      sleeper.wake();
       await loop;
       await unlisten?.();
     },

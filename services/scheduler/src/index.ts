@@ -1,1 +1,2 @@
+export * from "./history-pruner.ts";
 export * from "./scheduler.ts";

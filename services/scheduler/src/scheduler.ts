@@ -1,5 +1,5 @@
 import type { ScheduleRow } from "@taskflow/db";
-import type { Logger } from "@taskflow/observability";
+import { createSleeper, type Logger } from "@taskflow/observability";
 import { nextTick, type ScheduleRepository, type TaskRepository } from "@taskflow/tasks";
 
 export interface SchedulerOptions {
@@ -30,7 +30,6 @@ export function createScheduler(options: SchedulerOptions) {
   const now = options.now ?? (() => new Date());
   let running = false;
   let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
 
   async function fire(schedule: ScheduleRow): Promise<void> {
     const tick = new Date(schedule.next_run_at);
@@ -70,16 +69,8 @@ export function createScheduler(options: SchedulerOptions) {
     return due.length;
   }
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  const sleeper = createSleeper();
+  const sleep = (ms: number) => sleeper.sleep(ms);
 
   async function run() {
     while (running) {
@@ -103,7 +94,7 @@ export function createScheduler(options: SchedulerOptions) {
     },
     async stop() {
       running = false;
-      wake?.();
+      sleeper.wake();
       await loop;
     },
   };
