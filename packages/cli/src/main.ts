@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { createAccount, createUserRepository, HttpProblem } from "@taskflow/api";
 import { ConfigError, loadConfig } from "@taskflow/config";
 import {
   createDatabase,
@@ -35,6 +36,9 @@ Commands:
   migrate down [N]      revert the last N migrations (default 1)
   migrate status        list migrations and when each was applied
   migrate create NAME   write a new, empty migration
+  user create EMAIL NAME
+                        create an account (operators: the addresses in TASKFLOW_ADMIN_EMAILS
+                        cannot register over HTTP); the password is read from standard input
 
 Configuration comes from TASKFLOW_* environment variables (see README.md).
 Without TASKFLOW_DATABASE_URL / TASKFLOW_AMQP_URL / TASKFLOW_REDIS_URL / TASKFLOW_SMTP_URL,
@@ -145,6 +149,43 @@ async function migrate(args: string[]): Promise<void> {
 
 class UsageError extends Error {}
 
+/** `taskflow user create EMAIL NAME`, the password on standard input (never in argv). */
+async function user(args: string[]): Promise<void> {
+  const [action, email, ...nameParts] = args;
+  const name = nameParts.join(" ");
+  if (action !== "create" || !email || !name) {
+    throw new UsageError("user create needs an EMAIL and a NAME");
+  }
+  const password = (await readStdin()).split("\n")[0]?.trim() ?? "";
+  if (password.length < 8)
+    throw new UsageError("the password (on standard input) needs 8 characters or more");
+  const config = loadConfig();
+  const database = await createDatabase({
+    url: config.database.url,
+    dataDir: config.database.dataDir,
+  });
+  try {
+    await assertMigrated(database);
+    const created = await createAccount(createUserRepository(database.db), {
+      email,
+      name,
+      password,
+    });
+    console.log(`created ${created.id} ${created.email}`);
+  } catch (error) {
+    if (error instanceof HttpProblem) throw new Error(error.message);
+    throw error;
+  } finally {
+    await database.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 export async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
@@ -159,6 +200,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     if (command === "migrate") return await migrate(rest);
+    if (command === "user") return await user(rest);
     if ((ROLES as readonly string[]).includes(command)) return await runRoles(command as Role);
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {

@@ -127,3 +127,43 @@ describe.skipIf(!postgres)("taskflow migrate on a fresh PostgreSQL database", ()
     expect(bad.stderr).toMatch(/positive whole number/);
   }, 90_000);
 });
+
+describe("taskflow user create", () => {
+  it("when an account is created with the password on standard input, then it is stored; a short password, a taken email or an unmigrated database is refused", async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), "taskflow-user-e2e-"));
+    const env: ChildEnv = { ...base, TASKFLOW_DATA_DIR: folder };
+    try {
+      expect((await runTaskflow(["migrate", "up"], env)).code).toBe(0);
+      const created = await runTaskflow(["user", "create", "Ops@Example.com", "Ops", "Team"], env, {
+        input: "a-long-enough-password\n",
+      });
+      expect(created.code, created.stderr).toBe(0);
+      expect(created.stdout).toMatch(/^created [0-9a-f-]{36} Ops@Example\.com$/m);
+
+      const short = await runTaskflow(["user", "create", "x@example.com", "X"], env, {
+        input: "short\n",
+      });
+      expect(short.code).toBe(64);
+      expect(short.stderr).toMatch(/8 characters/);
+
+      const taken = await runTaskflow(["user", "create", "ops@example.com", "Again"], env, {
+        input: "another-long-password\n",
+      });
+      expect(taken.code).toBe(1);
+      expect(taken.stderr).toMatch(/already exists/);
+
+      const migrated = await runTaskflow(
+        ["user", "create", "y@example.com", "Y"],
+        {
+          ...base,
+          TASKFLOW_DATA_DIR: path.join(folder, "empty"),
+        },
+        { input: "a-long-enough-password\n" },
+      );
+      expect(migrated.code).not.toBe(0);
+      expect(migrated.stderr).toMatch(/migrate up/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -75,12 +75,13 @@ function childEnv(env: ChildEnv): NodeJS.ProcessEnv {
   return base;
 }
 
-function spawnTaskflow(args: string[], env: ChildEnv) {
+function spawnTaskflow(args: string[], env: ChildEnv, input?: string) {
   const child = spawn(process.execPath, ["--import", ORPHAN_WATCHDOG, taskflowBin, ...args], {
     cwd: repoRoot,
     env: childEnv(env),
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  if (input !== undefined) child.stdin?.end(input);
   track(child);
   let stdout = "";
   let stderr = "";
@@ -233,13 +234,16 @@ export interface CliResult extends ExitInfo {
   stderr: string;
 }
 
-/** Runs `taskflow <args…>` to completion (SIGKILLed after `timeoutMs`) and returns what it printed. */
+/**
+ * Runs `taskflow <args…>` to completion (SIGKILLed after `timeoutMs`), with `input` on its
+ * standard input if given, and returns what it printed.
+ */
 export async function runTaskflow(
   args: string[],
   env: ChildEnv,
-  { timeoutMs = 60_000 } = {},
+  { timeoutMs = 60_000, input }: { timeoutMs?: number; input?: string } = {},
 ): Promise<CliResult> {
-  const run = spawnTaskflow(args, env);
+  const run = spawnTaskflow(args, env, input);
   const timer = setTimeout(() => run.child.kill("SIGKILL"), timeoutMs);
   const exit = await run.exited;
   clearTimeout(timer);

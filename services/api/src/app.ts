@@ -158,6 +158,7 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   const users = createUserService({
     users: createUserRepository(deps.database.db),
     tokens: deps.tokens,
+    reservedEmails: deps.adminEmails ?? [],
   });
   const hub = createTaskEventHub(deps.database, (error) =>
     app.log.error({ err: error }, "bad task event"),

@@ -1,1 +1,4 @@
 export * from "./app.ts";
+export { HttpProblem } from "./http/problem.ts";
+export { createUserRepository } from "./modules/users/user.repository.ts";
+export { createAccount } from "./modules/users/user.service.ts";

@@ -12,6 +12,8 @@ import { waitFor } from "@taskflow/testing";
 import { createWorker, taskHandlers, type Worker } from "@taskflow/worker";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUserRepository } from "../src/modules/users/user.repository.ts";
+import { createAccount } from "../src/modules/users/user.service.ts";
 import { type AppFixture, openAppFixture, signUp } from "./app-fixture.ts";
 
 const stamp = `${process.pid}-${Date.now()}`;
@@ -68,12 +70,20 @@ async function admin(): Promise<Record<string, string>> {
   if (adminAuth) return adminAuth;
   const { app } = fixture();
   const password = "correct horse battery";
-  const registered = await app.inject({
+  // An operator address cannot register over HTTP (nothing proves the caller owns it)…
+  const refused = await app.inject({
     method: "POST",
     url: "/api/auth/register",
     payload: { email: ADMIN_EMAIL, password, name: "Ops" },
   });
-  expect(registered.statusCode).toBe(201);
+  expect(refused.statusCode).toBe(403);
+  expect(refused.headers["content-type"]).toMatch(/application\/problem\+json/);
+  // …it is created the way `taskflow user create` does.
+  await createAccount(createUserRepository(fixture().database.db), {
+    email: ADMIN_EMAIL,
+    password,
+    name: "Ops",
+  });
   const login = await app.inject({
     method: "POST",
     url: "/api/auth/login",

@@ -33,7 +33,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         tags: ["auth"],
         summary: "Create an account",
         body: RegisterBody,
-        response: { 201: Type.Ref("User"), 409: problem, 422: problem },
+        description:
+          "Addresses listed in TASKFLOW_ADMIN_EMAILS are refused (403): operator accounts are made with `taskflow user create`.",
+        response: { 201: Type.Ref("User"), 403: problem, 409: problem, 422: problem },
       },
     },
     async (request, reply) => reply.code(201).send(await users.register(request.body)),

@@ -14,20 +14,52 @@ export interface PublicUser {
   name: string;
 }
 
-/** Registration, login and "who am I": the use cases behind /api/auth. */
-export function createUserService(deps: { users: UserRepository; tokens: TokenService }) {
+export interface NewAccount {
+  email: string;
+  password: string;
+  name: string;
+}
+
+/** Hashes the password and stores the account (and its welcome email); 409 if the email is taken. */
+export async function createAccount(users: UserRepository, input: NewAccount): Promise<PublicUser> {
+  const passwordHash = await hashPassword(input.password);
+  const user = await users.create({
+    email: input.email.trim(),
+    name: input.name.trim(),
+    passwordHash,
+  });
+  if (!user) throw new HttpProblem(409, "an account with this email already exists");
+  return { id: user.id, email: user.email, name: user.name };
+}
+
+/**
+ * Registration, login and "who am I": the use cases behind /api/auth. Operator addresses
+ * (TASKFLOW_ADMIN_EMAILS) cannot be registered over HTTP: operator rights follow the email,
+ * and nothing here proves the caller owns it. `taskflow user create` makes those accounts.
+ */
+export function createUserService(deps: {
+  users: UserRepository;
+  tokens: TokenService;
+  reservedEmails?: readonly string[];
+}) {
   const { users, tokens } = deps;
+  const reserved = new Set((deps.reservedEmails ?? []).map((email) => email.toLowerCase()));
+
+  const create = (input: NewAccount) => createAccount(users, input);
+
   return {
-    async register(input: { email: string; password: string; name: string }): Promise<PublicUser> {
-      const passwordHash = await hashPassword(input.password);
-      const user = await users.create({
-        email: input.email.trim(),
-        name: input.name.trim(),
-        passwordHash,
-      });
-      if (!user) throw new HttpProblem(409, "an account with this email already exists");
-      return { id: user.id, email: user.email, name: user.name };
+    async register(input: NewAccount): Promise<PublicUser> {
+      if (reserved.has(input.email.trim().toLowerCase())) {
+        throw new HttpProblem(
+          403,
+          "this address is reserved for an operator account (created with `taskflow user create`)",
+        );
+      }
+      return create(input);
     },
+
+    /** Creates an account whatever the address (the CLI's way, for operators). */
+    create,
 
     async login(input: { email: string; password: string }): Promise<IssuedToken> {
       const user = await users.findByEmail(input.email.trim());
