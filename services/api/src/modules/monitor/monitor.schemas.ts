@@ -1,6 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { JOB_STATES } from "@taskflow/messaging";
 import { TASK_STATUSES } from "@taskflow/tasks";
+import { TaskSchema } from "../tasks/task.schemas.ts";
 
 const Timestamp = Type.String({ format: "date-time" });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
@@ -105,22 +106,9 @@ export const MonitorJobSchema = Type.Object(
   { $id: "MonitorJob", title: "MonitorJob" },
 );
 
-export const MonitorTaskSchema = Type.Object(
-  {
-    id: Type.String({ format: "uuid" }),
-    owner_id: Type.String({ format: "uuid" }),
-    type: Type.String(),
-    title: Type.Union([Type.String(), Type.Null()]),
-    status: Type.Ref("TaskStatus"),
-    attempts: Type.Integer(),
-    max_attempts: Type.Integer(),
-    payload: Type.Unknown(),
-    result: Type.Unknown(),
-    last_error: Type.Union([Type.String(), Type.Null()]),
-    created_at: Timestamp,
-    started_at: NullableTimestamp,
-    finished_at: NullableTimestamp,
-  },
+/** A task as its owner sees it (the Task schema), plus whose it is. */
+export const MonitorTaskSchema = Type.Composite(
+  [TaskSchema, Type.Object({ owner_id: Type.String({ format: "uuid" }) })],
   { $id: "MonitorTask", title: "MonitorTask" },
 );
 

@@ -1,6 +1,11 @@
 import type { AuditLogRow, JobHistoryRow, TaskRow } from "@taskflow/db";
 import type { JobQueue, JobState, JobView, QueueMessage, TaskQueue } from "@taskflow/messaging";
-import type { AlsoInTransaction, TaskRepository, TaskStatus } from "@taskflow/tasks";
+import {
+  type AlsoInTransaction,
+  type TaskRepository,
+  type TaskStatus,
+  toTaskView,
+} from "@taskflow/tasks";
 import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
 import { HttpProblem } from "../../http/problem.ts";
 import type { AuditEntry, JobCursor, MonitorRepository } from "./monitor.repository.ts";
@@ -96,22 +101,9 @@ function taskIdOf(message: QueueMessage): string | undefined {
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
+/** A task as its owner sees it, plus whose it is. */
 export function toMonitorTask(row: TaskRow) {
-  return {
-    id: row.id,
-    owner_id: row.owner_id,
-    type: row.type,
-    title: row.title,
-    status: row.status,
-    attempts: row.attempts,
-    max_attempts: row.max_attempts,
-    payload: row.payload ?? null,
-    result: row.result ?? null,
-    last_error: row.last_error,
-    created_at: row.created_at.toISOString(),
-    started_at: iso(row.started_at),
-    finished_at: iso(row.finished_at),
-  };
+  return { ...toTaskView(row), owner_id: row.owner_id };
 }
 
 function toMonitorJob(job: JobView) {
