@@ -4,8 +4,8 @@ import {
   createAlertEvaluator,
   registerAlertGauges,
 } from "@taskflow/alerts";
-import { buildApp } from "@taskflow/api";
-import { createHeartbeat, outboxLag } from "@taskflow/db";
+import { buildApp, countRequests } from "@taskflow/api";
+import { createHeartbeat, outboxLag, type ProcessStats } from "@taskflow/db";
 import { createMailer } from "@taskflow/mail";
 import { createMailerWorker } from "@taskflow/mailer";
 import { startOpsServer } from "@taskflow/observability";
@@ -20,6 +20,40 @@ import { tokenServiceFor } from "./runtime.ts";
 export interface RunningRole {
   name: string;
   stop(): Promise<void>;
+}
+
+/**
+ * A started role that beats in `process_heartbeats` under its name (so `taskflow start`
+ * beats once per role, as the roles would alone); its stop drains the role, then marks the
+ * row stopped. A first beat that cannot be written stops the role again: it fails to start.
+ */
+async function withHeartbeat(
+  rt: Runtime,
+  role: RunningRole,
+  beat: { concurrency: number; stats: () => ProcessStats },
+): Promise<RunningRole> {
+  const heartbeat = createHeartbeat({
+    db: rt.database.db,
+    role: role.name,
+    ...beat,
+    onError: (error) => rt.logger.warn({ err: error }, `${role.name} heartbeat not written`),
+  });
+  try {
+    await heartbeat.start();
+  } catch (error) {
+    await role.stop().catch(() => {});
+    throw error;
+  }
+  return {
+    name: role.name,
+    async stop() {
+      try {
+        await role.stop();
+      } finally {
+        await heartbeat.stop();
+      }
+    },
+  };
 }
 
 function readinessChecks(rt: Runtime) {
@@ -55,6 +89,7 @@ export async function startApi(rt: Runtime, options: { port: number }): Promise<
     loginRateLimitPerMinute: rt.config.auth.loginRateLimitPerMinute,
     loginRateLimitPerAddressPerMinute: rt.config.auth.loginRateLimitPerAddressPerMinute,
     taskRateLimitPerMinute: rt.config.tasks.rateLimitPerMinute,
+    rateLimitRedisUrl: rt.config.jobs.redisUrl,
     cookieSecure: rt.config.auth.cookieSecure,
     trustProxy: rt.config.trustProxy,
     devMail: !rt.config.isProduction,
@@ -62,9 +97,15 @@ export async function startApi(rt: Runtime, options: { port: number }): Promise<
     taskQueue: rt.taskQueue,
     jobQueue: rt.jobQueue,
   });
+  const requests = countRequests(app.server);
   const url = await app.listen({ host: rt.config.host, port: options.port });
   rt.logger.info({ url, docs: `${url}/docs` }, "api listening");
-  return { name: "api", stop: () => app.close() };
+  // Concurrency 0: the API takes as many requests as come.
+  return withHeartbeat(
+    rt,
+    { name: "api", stop: () => app.close() },
+    { concurrency: 0, stats: () => requests.stats },
+  );
 }
 
 export async function startWorker(rt: Runtime): Promise<RunningRole> {
@@ -116,7 +157,11 @@ export async function startRelay(rt: Runtime): Promise<RunningRole> {
     metrics: rt.metrics,
   });
   await relay.start();
-  return { name: "relay", stop: () => relay.stop() };
+  return withHeartbeat(
+    rt,
+    { name: "relay", stop: () => relay.stop() },
+    { concurrency: relay.batchSize, stats: () => relay.stats },
+  );
 }
 
 /**
@@ -168,13 +213,14 @@ export async function startScheduler(rt: Runtime): Promise<RunningRole> {
   });
   scheduler.start();
   pruner.start();
-  return {
+  const role = {
     name: "scheduler",
     async stop() {
       await pruner.stop();
       await scheduler.stop();
     },
   };
+  return withHeartbeat(rt, role, { concurrency: 1, stats: () => scheduler.stats });
 }
 
 /** Evaluates the alert rules (one evaluator acts at a time) and exports the gauges they read. */
@@ -194,7 +240,11 @@ export async function startAlerts(rt: Runtime): Promise<RunningRole> {
     metrics: rt.metrics,
   });
   alerts.start();
-  return { name: "alerts", stop: () => alerts.stop() };
+  return withHeartbeat(
+    rt,
+    { name: "alerts", stop: () => alerts.stop() },
+    { concurrency: 1, stats: () => alerts.stats },
+  );
 }
 
 /** /healthz, /readyz and /metrics for a role without an HTTP API of its own. */

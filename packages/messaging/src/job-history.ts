@@ -367,6 +367,7 @@ export function withJobHistory(
       return removed;
     },
 
+    watch: (listener) => queue.watch(listener),
     ping: () => queue.ping(),
 
     async close() {

@@ -1,4 +1,4 @@
-import type { NewJob } from "./job-queue.ts";
+import type { JobChange, NewJob } from "./job-queue.ts";
 
 /** NewJob with every default applied and checked; shared by the adapters so they agree. */
 export interface ResolvedJob {
@@ -70,4 +70,16 @@ export function backoffDelayMs(backoffMs: number, attempt: number): number {
 /** What a failed attempt records as its reason. */
 export function failureReason(error: unknown): string {
   return error instanceof Error ? error.message || error.name : String(error);
+}
+
+/**
+ * Gives a watcher one change. A listener that throws (it must not) is not allowed to stop the
+ * delivery to the others, nor to break the engine's connection it runs on.
+ */
+export function deliver(listener: (change: JobChange) => void, change: JobChange): void {
+  try {
+    listener(change);
+  } catch {
+    // The watcher's own bug: the other watchers still hear of the change.
+  }
 }

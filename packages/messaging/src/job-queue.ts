@@ -31,10 +31,40 @@ export interface JobQueue {
   retry(jobId: string, options?: { data?: unknown }): Promise<boolean>;
   /** Deletes a job that is not running (a purge); false if there is none or it is active. */
   remove(jobId: string): Promise<boolean>;
+  /**
+   * Calls `listener` with every change of a job's state on this queue, whichever process made
+   * it, as the engine reports it (BullMQ's event stream; a NOTIFY from the transaction that
+   * made the change on the embedded queue). Resolves once listening: changes made after that
+   * are reported, in the order the engine recorded them. The returned function stops it.
+   *
+   * @remarks Left out: a purge (the job is gone, it has no state); on the embedded queue, a
+   * delayed job becoming due (nothing changes until a processor takes it: delayed → active);
+   * on Redis, a change to a job that was purged before it could be read (no name to report).
+   * Listeners run on the engine's delivery path: they must not throw, nor block.
+   */
+  watch(listener: JobChangeListener): Promise<() => Promise<void>>;
   /** Fails unless the engine answers now. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One change of a job's state, as `JobQueue.watch` reports it. */
+export interface JobChange {
+  queue: string;
+  id: string;
+  name: string;
+  /** The state the job is in now. */
+  state: JobState;
+  /** Attempts started so far, the running one included (0 for a job that never ran). */
+  attempts: number;
+  /** With "failed": why, cut to MAX_CHANGE_REASON_LENGTH characters (`get` has all of it). */
+  failedReason?: string;
+}
+
+export type JobChangeListener = (change: JobChange) => void;
+
+/** A failed job's reason is cut to this length in a JobChange (a NOTIFY payload is < 8 kB). */
+export const MAX_CHANGE_REASON_LENGTH = 500;
 
 export type JobState = "waiting" | "delayed" | "active" | "completed" | "failed";
 export const JOB_STATES: readonly JobState[] = [

@@ -1,11 +1,13 @@
 import { waitFor } from "@taskflow/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  type JobChange,
   type JobHandler,
   type JobProcessor,
   type JobQueue,
   type JobRun,
   type JobState,
+  MAX_CHANGE_REASON_LENGTH,
   PermanentJobError,
 } from "../src/index.ts";
 
@@ -468,6 +470,88 @@ export function describeJobQueueContract(
         state: "completed",
         result: "done by the second",
       });
+    });
+
+    it.skipIf(!f)(
+      "reports jobs' changes to a watcher in another process, until it stops",
+      async () => {
+        if (!f) return;
+        const queue = await open();
+        // The watcher is another instance on the queue: another process, as the API is.
+        const watcher = await openAgain(queue.name);
+        const changes: JobChange[] = [];
+        const stop = await watcher.watch((change) => changes.push(change));
+        const of = (id: string) => changes.filter((c) => c.id === id);
+
+        await queue.add([
+          { name: "mail.ok", jobId: "ok:1", data: {} },
+          { name: "mail.bad", jobId: "bad", data: {}, attempts: 2, backoffMs: 10 },
+        ]);
+        const { handler } = recorder((run) => {
+          if (run.name === "mail.bad") throw new Error(`refused ${run.attempt}`);
+          return "sent";
+        });
+        await processWith(queue, handler);
+        await waitFor(
+          () => of("ok:1").at(-1)?.state === "completed" && of("bad").at(-1)?.state === "failed",
+          {
+            what: "completed and failed changes",
+          },
+        );
+
+        expect(of("ok:1")).toEqual([
+          { queue: queue.name, id: "ok:1", name: "mail.ok", state: "waiting", attempts: 0 },
+          { queue: queue.name, id: "ok:1", name: "mail.ok", state: "active", attempts: 1 },
+          { queue: queue.name, id: "ok:1", name: "mail.ok", state: "completed", attempts: 1 },
+        ]);
+        const bad = of("bad").map((c) => c.state);
+        // A failed attempt waits its backoff (delayed); on Redis, BullMQ also reports it due
+        // again (waiting) before it runs.
+        expect(bad.slice(0, 3)).toEqual(["waiting", "active", "delayed"]);
+        expect(bad.slice(-2)).toEqual(["active", "failed"]);
+        expect(of("bad").at(-1)).toEqual({
+          queue: queue.name,
+          id: "bad",
+          name: "mail.bad",
+          state: "failed",
+          attempts: 2,
+          failedReason: "refused 2",
+        });
+        expect(changes.every((c) => c.failedReason === undefined || c.state === "failed")).toBe(
+          true,
+        );
+
+        // A duplicate id is no change; a stopped watcher hears nothing more.
+        await queue.add([{ name: "mail.ok", jobId: "ok:1", data: {} }]);
+        await stop();
+        const heard = changes.length;
+        await queue.add([{ name: "mail.late", jobId: "late", data: {} }]);
+        await waitFor(async () => (await stateOf(queue, "late")) === "completed");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(changes).toHaveLength(heard);
+        expect(of("ok:1")).toHaveLength(3);
+      },
+    );
+
+    it.skipIf(!f)("reports a large batch and a long failure reason, cut short", async () => {
+      const queue = await open();
+      const changes: JobChange[] = [];
+      const stop = await queue.watch((change) => changes.push(change));
+      // Far more than one NOTIFY payload (8 kB) can carry.
+      const ids = Array.from({ length: 300 }, (_, n) => `${"long-id-".repeat(25)}${n}`);
+      await queue.add(ids.map((jobId) => ({ name: "bulk", jobId, data: {}, delayMs: 60_000 })));
+      await queue.add([{ name: "verbose", jobId: "verbose", data: {}, attempts: 1 }]);
+      await processWith(queue, async () => {
+        throw new Error(`${"é".repeat(5_000)} and more`);
+      });
+      await waitFor(() => changes.some((c) => c.id === "verbose" && c.state === "failed"), {
+        what: "the verbose job's failure",
+      });
+      const delayed = new Set(changes.filter((c) => c.state === "delayed").map((c) => c.id));
+      expect(ids.filter((id) => !delayed.has(id))).toEqual([]);
+      const failed = changes.find((c) => c.id === "verbose" && c.state === "failed");
+      expect(failed?.failedReason).toBe("é".repeat(MAX_CHANGE_REASON_LENGTH));
+      await stop();
     });
 
     it.skipIf(!f)("answers ping", async () => {

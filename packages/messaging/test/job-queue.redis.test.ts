@@ -1,6 +1,6 @@
-import { engineAvailable, testEngines, uniqueName } from "@taskflow/testing";
+import { engineAvailable, testEngines, uniqueName, waitFor } from "@taskflow/testing";
 import { Redis } from "ioredis";
-import { afterAll } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createBullMqJobQueue } from "../src/index.ts";
 import { describeJobQueueContract } from "./job-queue.contract.ts";
 
@@ -32,4 +32,39 @@ describeJobQueueContract("Redis (BullMQ)", async () => {
     open: async (queue) =>
       createBullMqJobQueue({ url: testEngines.redisUrl, queue, prefix, lockMs: 1_500 }),
   };
+});
+
+describe("BullMQ job watchers", () => {
+  it("reads the queue's events on one connection while anyone watches, none once the last one left or the queue closed", async (context) => {
+    if (!(await engineAvailable("redis"))) return context.skip();
+    const name = uniqueName("jobs");
+    const queue = createBullMqJobQueue({ url: testEngines.redisUrl, queue: name, prefix });
+    const redis = new Redis(testEngines.redisUrl);
+    // BullMQ names its QueueEvents connection "<prefix>:<base64 queue name>:qe".
+    const eventReaders = async () =>
+      String(await redis.client("LIST"))
+        .split("\n")
+        .filter((line) =>
+          line.includes(`name=${prefix}:${Buffer.from(name).toString("base64")}:qe`),
+        ).length;
+    try {
+      expect(await eventReaders()).toBe(0);
+      const stopOne = await queue.watch(() => {});
+      const stopTwo = await queue.watch(() => {});
+      expect(await eventReaders()).toBe(1);
+      await stopOne();
+      expect(await eventReaders()).toBe(1);
+      await stopTwo();
+      await waitFor(async () => (await eventReaders()) === 0, { what: "the reader to close" });
+      await stopTwo(); // twice is harmless
+
+      await queue.watch(() => {});
+      expect(await eventReaders()).toBe(1);
+      await queue.close();
+      await waitFor(async () => (await eventReaders()) === 0, { what: "close() to end it" });
+    } finally {
+      await queue.close().catch(() => {});
+      redis.disconnect();
+    }
+  });
 });

@@ -85,6 +85,11 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions) {
   let running = false;
   let timer: NodeJS.Timeout | undefined;
   let previous: Promise<unknown> = Promise.resolve();
+  /**
+   * For the heartbeat: a pass running now, passes that evaluated the rules (a standby's pass,
+   * which only looks for the lead, is not one), passes that failed.
+   */
+  const stats = { inFlight: 0, processed: 0, failed: 0 };
 
   async function lead(): Promise<boolean> {
     if (lock?.held) return true;
@@ -225,9 +230,23 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions) {
     };
   }
 
+  async function countedPass(): Promise<AlertPass> {
+    stats.inFlight = 1;
+    try {
+      const result = await pass();
+      if (result.leading) stats.processed++;
+      return result;
+    } catch (error) {
+      stats.failed++;
+      throw error;
+    } finally {
+      stats.inFlight = 0;
+    }
+  }
+
   /** One pass at a time, whoever asks (the timer or a test). */
   function evaluate(): Promise<AlertPass> {
-    const next = previous.then(pass, pass);
+    const next = previous.then(countedPass, countedPass);
     previous = next.catch(() => {});
     return next;
   }
@@ -244,6 +263,10 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions) {
 
   return {
     evaluate,
+    /** A pass running now, passes that evaluated the rules, passes that failed. */
+    get stats() {
+      return { ...stats };
+    },
     /** Passes every `intervalMs`; the first after one interval, so a fresh start's processes beat first. */
     start() {
       if (running) return;

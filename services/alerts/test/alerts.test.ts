@@ -240,14 +240,16 @@ for (const [name, open] of Object.entries(engines)) {
         concurrency: 1,
         stats: () => ({ inFlight: 0, processed: 0, failed: 0 }),
       });
-      // A mailer online does not count for tasks.
-      const mailer = createHeartbeat({
-        db: database.db,
-        role: "mailer",
-        concurrency: 1,
-        stats: () => ({ inFlight: 0, processed: 0, failed: 0 }),
-      });
-      await mailer.start();
+      // A mailer online does not count for tasks, nor do the roles that take no work.
+      const others = ["mailer", "api", "relay", "scheduler", "alerts"].map((role) =>
+        createHeartbeat({
+          db: database.db,
+          role,
+          concurrency: 1,
+          stats: () => ({ inFlight: 0, processed: 0, failed: 0 }),
+        }),
+      );
+      for (const other of others) await other.start();
       const notification = await firesOnceAndResolvesOnce("task_backlog_without_workers", {
         raise: () => taskQueue.publish([{ id: randomUUID(), body: {} }]),
         clear: () => heartbeat.start(),
@@ -255,7 +257,7 @@ for (const [name, open] of Object.entries(engines)) {
       expect(notification).toMatchObject({ value: 1, severity: "critical" });
       expect(notification?.summary).toBe("1 task messages waiting, 0 worker processes online");
       await heartbeat.stop();
-      await mailer.stop();
+      for (const other of others) await other.stop();
       await database.db.deleteFrom("queue_messages").where("queue", "=", taskQueue.name).execute();
       await database.db.deleteFrom("process_heartbeats").execute();
     });
@@ -318,6 +320,11 @@ for (const [name, open] of Object.entries(engines)) {
         expect(passes.map((p) => p.leading).sort()).toEqual([false, true]);
         await Promise.all([a.evaluate(), b.evaluate()]);
         expect((await sent("outbox_lag")).statuses).toEqual(["firing"]);
+        // Their heartbeats: the leader evaluated twice, the standby not at all.
+        expect([a.stats, b.stats].sort((x, y) => x.processed - y.processed)).toEqual([
+          { inFlight: 0, processed: 0, failed: 0 },
+          { inFlight: 0, processed: 2, failed: 0 },
+        ]);
 
         const [leader, standby] = passes[0]?.leading ? [a, b] : [b, a];
         await leader.stop();
@@ -369,15 +376,19 @@ for (const [name, open] of Object.entries(engines)) {
       const metrics = createMetrics("alerts-test");
       registerAlertGauges({ metrics, database, taskQueue, jobQueue });
       await taskQueue.publish([{ id: randomUUID(), body: {} }]);
-      const heartbeat = createHeartbeat({
-        db: database.db,
-        role: "worker",
-        concurrency: 1,
-        stats: () => ({ inFlight: 0, processed: 0, failed: 0 }),
-      });
-      await heartbeat.start();
+      const [heartbeat, api] = ["worker", "api"].map((role) =>
+        createHeartbeat({
+          db: database.db,
+          role,
+          concurrency: 1,
+          stats: () => ({ inFlight: 0, processed: 0, failed: 0 }),
+        }),
+      );
+      await heartbeat?.start();
+      await api?.start();
       const text = await metrics.registry.metrics();
-      await heartbeat.stop();
+      await heartbeat?.stop();
+      await api?.stop();
       await database.db.deleteFrom("queue_messages").where("queue", "=", taskQueue.name).execute();
       await database.db.deleteFrom("process_heartbeats").execute();
 
@@ -386,6 +397,8 @@ for (const [name, open] of Object.entries(engines)) {
       expect(text).toMatch(/^taskflow_dead_letters\{queue="tasks",service="alerts-test"\} 0$/m);
       expect(text).toMatch(/^taskflow_workers_online\{role="worker",service="alerts-test"\} 1$/m);
       expect(text).toMatch(/^taskflow_workers_online\{role="mailer",service="alerts-test"\} 0$/m);
+      // Only the roles that take work are reported: an api process is not a worker.
+      expect(text).not.toMatch(/^taskflow_workers_online\{role="api"/m);
       expect(text).toMatch(/^taskflow_scrape_refresh_errors\{service="alerts-test"\} 0$/m);
     });
   });

@@ -54,6 +54,8 @@ export function createRelay(options: RelayOptions) {
 
   /** Consecutive failures per destination: its rows wait longer each time, up to a minute. */
   const failures = new Map<string, number>();
+  /** For the heartbeat: messages being published, published, and refused (tried again later). */
+  const stats = { inFlight: 0, processed: 0, failed: 0 };
 
   /**
    * Publishes a batch destination by destination. What an engine confirmed is deleted; what
@@ -67,6 +69,7 @@ export function createRelay(options: RelayOptions) {
       list.push(row);
       byDestination.set(row.destination, list);
     }
+    stats.inFlight = rows.length;
     const outcomes = await Promise.allSettled(
       [...byDestination].map(async ([destination, list]) => {
         const publish = options.publishers[destination];
@@ -74,7 +77,9 @@ export function createRelay(options: RelayOptions) {
         await publish(list);
         metrics.published.inc({ destination }, list.length);
       }),
-    );
+    ).finally(() => {
+      stats.inFlight = 0;
+    });
     const published: number[] = [];
     let failed = 0;
     for (const [i, [destination, list]] of [...byDestination].entries()) {
@@ -85,6 +90,7 @@ export function createRelay(options: RelayOptions) {
         continue;
       }
       failed++;
+      stats.failed += list.length;
       const attempt = (failures.get(destination) ?? 0) + 1;
       failures.set(destination, attempt);
       const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
@@ -99,6 +105,7 @@ export function createRelay(options: RelayOptions) {
       );
     }
     await deleteOutbox(database.db, published);
+    stats.processed += published.length;
     deletedSinceVacuum += published.length;
     if (deletedSinceVacuum >= vacuumEvery) {
       deletedSinceVacuum = 0;
@@ -147,6 +154,12 @@ export function createRelay(options: RelayOptions) {
   }
 
   return {
+    /** The most outbox messages it publishes at once (one round). */
+    batchSize,
+    /** Outbox messages: being published now, published (confirmed and deleted), refused. */
+    get stats() {
+      return { ...stats };
+    },
     async start() {
       running = true;
       unlisten = await database.listen(OUTBOX_CHANNEL, nudge);

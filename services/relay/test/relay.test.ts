@@ -116,6 +116,9 @@ for (const [name, open] of Object.entries(engines)) {
       await waitFor(() => publishedPayloads().length === 1, { what: "the retried publication" });
       expect(publishedPayloads()).toEqual([{ n: "again" }]);
       await waitFor(async () => (await outboxSize()) === 0, { what: "an empty outbox" });
+      // What its heartbeat reports: one message refused, then published.
+      await waitFor(() => relay?.stats.processed === 1, { what: "the published count" });
+      expect(relay?.stats).toEqual({ inFlight: 0, processed: 1, failed: 1 });
     });
 
     it("publishes the other destinations while one keeps failing, and backs off from that one", async () => {

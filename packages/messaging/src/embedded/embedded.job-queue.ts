@@ -1,13 +1,16 @@
 import type { Database, DatabaseHandle, Kysely, QueueJobState } from "@taskflow/db";
 import { sql } from "@taskflow/db";
-import { backoffDelayMs, failureReason, firstOfEachId } from "../job-options.ts";
+import { backoffDelayMs, deliver, failureReason, firstOfEachId } from "../job-options.ts";
 import {
+  type JobChange,
+  type JobChangeListener,
   type JobCounts,
   type JobHandler,
   type JobProcessor,
   type JobQueue,
   type JobState,
   type JobView,
+  MAX_CHANGE_REASON_LENGTH,
   PermanentJobError,
 } from "../job-queue.ts";
 
@@ -21,6 +24,8 @@ export interface EmbeddedJobQueueOptions {
 }
 
 const JOB_CHANNEL = "taskflow_jobs";
+/** Every queue's job changes (JobQueue.watch), from the transactions that make them. */
+export const JOB_EVENTS_CHANNEL = "taskflow_job_events";
 /** How long `close()` of a processor waits for running jobs unless told otherwise. */
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
@@ -42,6 +47,74 @@ function interval(ms: number) {
 
 // "delayed" is not stored: it is a waiting job whose run_at has not come yet.
 const derivedState = sql<JobState>`CASE WHEN state = 'waiting' AND run_at > now() THEN 'delayed' ELSE state END`;
+
+/** What a statement that changes jobs RETURNs for `notifyChanges`. */
+const CHANGED_COLUMNS = [
+  "queue",
+  "id",
+  "name",
+  "state",
+  "attempts_made",
+  "failed_reason",
+  "run_at",
+] as const;
+const changedColumns = sql.join(CHANGED_COLUMNS.map((column) => sql.ref(column)));
+/** A change above this many bytes (a job id of kilobytes) is not reported: it cannot be sent. */
+const MAX_CHANGE_BYTES = 3_000;
+/**
+ * Changes are sent in runs of about this many bytes: at most this plus one change per NOTIFY,
+ * under PostgreSQL's 8,000-byte cap on a payload (a failing NOTIFY would fail the transaction).
+ */
+const NOTIFY_BYTES = 4_000;
+
+/**
+ * The CTE `notified AS (…)`, which NOTIFYs the job changes in the CTE `changed` (its rows
+ * carry CHANGED_COLUMNS) on JOB_EVENTS_CHANNEL, as JSON arrays of JobChangeNotice, in the
+ * statement that made them: NOTIFY is transactional, so a change is reported once it is
+ * committed, and never if it rolled back. Select from `notified` (one row) so it runs.
+ */
+const notifyChanges = sql`notified AS (
+  SELECT count(*) AS notices FROM (
+    SELECT pg_notify(${JOB_EVENTS_CHANNEL}, '[' || string_agg(notice, ',') || ']')
+    FROM (
+      SELECT notice, sum(octet_length(notice) + 1) OVER (ORDER BY id) / ${NOTIFY_BYTES} AS run
+      FROM (
+        SELECT id, json_build_object(
+          'queue', queue, 'id', id, 'name', name,
+          'state', CASE WHEN state = 'waiting' AND run_at > now() THEN 'delayed' ELSE state END,
+          'attempts', attempts_made,
+          'failed_reason', CASE WHEN state = 'failed'
+                                THEN left(failed_reason, ${MAX_CHANGE_REASON_LENGTH}) END
+        )::text AS notice
+        FROM changed
+      ) changes
+      WHERE octet_length(notice) <= ${MAX_CHANGE_BYTES}
+    ) sized
+    GROUP BY run
+  ) sent
+)`;
+
+/** One change as JOB_EVENTS_CHANNEL carries it. */
+interface JobChangeNotice {
+  queue: string;
+  id: string;
+  name: string;
+  state: JobState;
+  attempts: number;
+  failed_reason: string | null;
+}
+
+function toChange(notice: JobChangeNotice): JobChange {
+  const change: JobChange = {
+    queue: notice.queue,
+    id: notice.id,
+    name: notice.name,
+    state: notice.state,
+    attempts: notice.attempts,
+  };
+  if (notice.failed_reason !== null) change.failedReason = notice.failed_reason;
+  return change;
+}
 
 interface JobRow {
   id: string;
@@ -79,7 +152,8 @@ function toView(row: JobRow): JobView {
  * The embedded job queue: jobs are rows of `queue_jobs` in the application database, taken
  * with FOR UPDATE SKIP LOCKED under a lease that is renewed while the job runs; a crashed
  * processor's job runs again once its lease is over. Retries wait in the same row (`run_at`),
- * finished jobs stay (their id keeps deduplicating). Adders NOTIFY, so idle processors wake.
+ * finished jobs stay (their id keeps deduplicating). Adders NOTIFY, so idle processors wake;
+ * every statement that changes jobs' states also NOTIFYs the changes, for `watch`.
  */
 export function createEmbeddedJobQueue(options: EmbeddedJobQueueOptions): JobQueue {
   const { database, queue } = options;
@@ -114,27 +188,28 @@ export function createEmbeddedJobQueue(options: EmbeddedJobQueueOptions): JobQue
     async add(jobs) {
       const fresh = firstOfEachId(jobs);
       if (fresh.length === 0) return;
-      await db
-        .with("added", (qb) =>
-          qb
-            .insertInto("queue_jobs")
-            .values(
-              fresh.map((job) => ({
-                queue,
-                id: job.jobId,
-                name: job.name,
-                data: JSON.stringify(job.data ?? null),
-                state: "waiting" as const,
-                priority: job.priority,
-                max_attempts: job.attempts,
-                backoff_ms: job.backoffMs,
-                run_at: sql<Date>`now() + ${interval(job.delayMs)}`,
-              })),
-            )
-            .onConflict((oc) => oc.columns(["queue", "id"]).doNothing()),
+      // Known ids are not inserted, so they are not reported as changed either.
+      const insert = db
+        .insertInto("queue_jobs")
+        .values(
+          fresh.map((job) => ({
+            queue,
+            id: job.jobId,
+            name: job.name,
+            data: JSON.stringify(job.data ?? null),
+            state: "waiting" as const,
+            priority: job.priority,
+            max_attempts: job.attempts,
+            backoff_ms: job.backoffMs,
+            run_at: sql<Date>`now() + ${interval(job.delayMs)}`,
+          })),
         )
-        .selectNoFrom(sql<string>`pg_notify(${JOB_CHANNEL}, ${queue})`.as("notified"))
-        .execute();
+        .onConflict((oc) => oc.columns(["queue", "id"]).doNothing())
+        .returning(CHANGED_COLUMNS);
+      await sql`
+        WITH changed AS (${insert}), ${notifyChanges}
+        SELECT pg_notify(${JOB_CHANNEL}, ${queue}), notices FROM notified
+      `.execute(db);
     },
 
     async process(handler: JobHandler, { concurrency }) {
@@ -202,14 +277,14 @@ export function createEmbeddedJobQueue(options: EmbeddedJobQueueOptions): JobQue
       const data = retryOptions?.data;
       const replaceData = data === undefined ? sql`` : sql`, data = ${JSON.stringify(data)}::jsonb`;
       const { rows } = await sql<{ id: string }>`
-        WITH retried AS (
+        WITH changed AS (
           UPDATE queue_jobs
           SET state = 'waiting', attempts_made = 0, run_at = now(), failed_reason = NULL,
               finished_at = NULL, locked_until = NULL ${replaceData}
           WHERE queue = ${queue} AND id = ${jobId} AND state = 'failed'
-          RETURNING id
-        )
-        SELECT id, pg_notify(${JOB_CHANNEL}, ${queue}) FROM retried
+          RETURNING ${changedColumns}
+        ), ${notifyChanges}
+        SELECT id, pg_notify(${JOB_CHANNEL}, ${queue}), notices FROM changed, notified
       `.execute(db);
       return rows.length > 0;
     },
@@ -223,6 +298,22 @@ export function createEmbeddedJobQueue(options: EmbeddedJobQueueOptions): JobQue
         .where("state", "!=", "active")
         .executeTakeFirst();
       return result.numDeletedRows > 0n;
+    },
+
+    async watch(listener: JobChangeListener) {
+      // One LISTEN per process and channel (the database handle shares it); each watcher
+      // picks its queue's changes.
+      return database.listen(JOB_EVENTS_CHANNEL, (payload) => {
+        let notices: JobChangeNotice[];
+        try {
+          notices = JSON.parse(payload) as JobChangeNotice[];
+        } catch {
+          return; // Not ours: someone else NOTIFYs on the channel.
+        }
+        for (const notice of notices) {
+          if (notice.queue === queue) deliver(listener, toChange(notice));
+        }
+      });
     },
 
     async ping() {
@@ -354,32 +445,40 @@ class EmbeddedJobProcessor {
    */
   private async reclaimExpiredLeases() {
     await sql`
-      UPDATE queue_jobs
-      SET state = CASE WHEN attempts_made >= max_attempts THEN 'failed' ELSE 'waiting' END,
-          failed_reason = CASE WHEN attempts_made >= max_attempts
-                               THEN 'the processor stopped during the last attempt'
-                               ELSE failed_reason END,
-          finished_at = CASE WHEN attempts_made >= max_attempts THEN now() END,
-          locked_until = NULL
-      WHERE queue = ${this.queue} AND state = 'active' AND locked_until <= now()
+      WITH changed AS (
+        UPDATE queue_jobs
+        SET state = CASE WHEN attempts_made >= max_attempts THEN 'failed' ELSE 'waiting' END,
+            failed_reason = CASE WHEN attempts_made >= max_attempts
+                                 THEN 'the processor stopped during the last attempt'
+                                 ELSE failed_reason END,
+            finished_at = CASE WHEN attempts_made >= max_attempts THEN now() END,
+            locked_until = NULL
+        WHERE queue = ${this.queue} AND state = 'active' AND locked_until <= now()
+        RETURNING ${changedColumns}
+      ), ${notifyChanges}
+      SELECT notices FROM notified
     `.execute(this.db);
   }
 
   private async take(room: number): Promise<number> {
     const { rows } = await sql<TakenJob>`
-      UPDATE queue_jobs j
-      SET state = 'active', attempts_made = j.attempts_made + 1,
-          locked_until = now() + ${interval(this.limits.leaseMs)}
-      FROM (
-        SELECT queue, id FROM queue_jobs
-        WHERE queue = ${this.queue} AND state = 'waiting' AND run_at <= now()
-        ORDER BY priority, run_at, seq
-        LIMIT ${room}
-        FOR UPDATE SKIP LOCKED
-      ) next
-      WHERE j.queue = next.queue AND j.id = next.id
-      RETURNING j.id, j.name, j.data, j.attempts_made, j.max_attempts, j.backoff_ms,
-                j.priority, j.run_at, j.seq
+      WITH changed AS (
+        UPDATE queue_jobs j
+        SET state = 'active', attempts_made = j.attempts_made + 1,
+            locked_until = now() + ${interval(this.limits.leaseMs)}
+        FROM (
+          SELECT queue, id FROM queue_jobs
+          WHERE queue = ${this.queue} AND state = 'waiting' AND run_at <= now()
+          ORDER BY priority, run_at, seq
+          LIMIT ${room}
+          FOR UPDATE SKIP LOCKED
+        ) next
+        WHERE j.queue = next.queue AND j.id = next.id
+        RETURNING j.queue, j.id, j.name, j.data, j.state, j.attempts_made, j.max_attempts,
+                  j.backoff_ms, j.priority, j.failed_reason, j.run_at, j.seq
+      ), ${notifyChanges}
+      SELECT id, name, data, attempts_made, max_attempts, backoff_ms, priority, run_at, seq
+      FROM changed, notified
     `.execute(this.db);
     // RETURNING has no order: start them in the order they were chosen.
     rows.sort(
@@ -423,28 +522,23 @@ class EmbeddedJobProcessor {
 
   /** Records an outcome only if this processor still holds the job in this attempt. */
   private async finish(job: TakenJob, outcome: Outcome) {
-    const mine = sql`queue = ${this.queue} AND id = ${job.id} AND state = 'active'
-                     AND attempts_made = ${job.attempts_made}`;
-    if (outcome.kind === "completed") {
-      const result = toJson(outcome.result);
-      await sql`
-        UPDATE queue_jobs SET state = 'completed', result = ${result}::jsonb, failed_reason = NULL,
-                              finished_at = now(), locked_until = NULL
-        WHERE ${mine}
-      `.execute(this.db);
-    } else if (outcome.kind === "failed") {
-      await sql`
-        UPDATE queue_jobs SET state = 'failed', failed_reason = ${outcome.reason},
-                              finished_at = now(), locked_until = NULL
-        WHERE ${mine}
-      `.execute(this.db);
-    } else {
-      await sql`
-        UPDATE queue_jobs SET state = 'waiting', failed_reason = ${outcome.reason},
-                              run_at = now() + ${interval(outcome.delayMs)}, locked_until = NULL
-        WHERE ${mine}
-      `.execute(this.db);
-    }
+    const set =
+      outcome.kind === "completed"
+        ? sql`state = 'completed', result = ${toJson(outcome.result)}::jsonb,
+              failed_reason = NULL, finished_at = now()`
+        : outcome.kind === "failed"
+          ? sql`state = 'failed', failed_reason = ${outcome.reason}, finished_at = now()`
+          : sql`state = 'waiting', failed_reason = ${outcome.reason},
+                run_at = now() + ${interval(outcome.delayMs)}`;
+    await sql`
+      WITH changed AS (
+        UPDATE queue_jobs SET ${set}, locked_until = NULL
+        WHERE queue = ${this.queue} AND id = ${job.id} AND state = 'active'
+          AND attempts_made = ${job.attempts_made}
+        RETURNING ${changedColumns}
+      ), ${notifyChanges}
+      SELECT notices FROM notified
+    `.execute(this.db);
   }
 
   private async renewLeases() {

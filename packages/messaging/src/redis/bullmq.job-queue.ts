@@ -1,13 +1,16 @@
-import { type Job, Queue, QueueKeys, UnrecoverableError, Worker } from "bullmq";
+import { type Job, Queue, QueueEvents, QueueKeys, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { DEFAULT_JOB_PRIORITY, failureReason, firstOfEachId } from "../job-options.ts";
+import { DEFAULT_JOB_PRIORITY, deliver, failureReason, firstOfEachId } from "../job-options.ts";
 import {
+  type JobChange,
+  type JobChangeListener,
   type JobCounts,
   type JobHandler,
   type JobProcessor,
   type JobQueue,
   type JobState,
   type JobView,
+  MAX_CHANGE_REASON_LENGTH,
   PermanentJobError,
 } from "../job-queue.ts";
 
@@ -114,6 +117,7 @@ export function createBullMqJobQueue(options: BullMqJobQueueOptions): JobQueue {
   const queue = new Queue<unknown, unknown, string>(name, { connection: client, ...prefix });
   queue.on("error", report);
   const processors = new Set<BullMqJobProcessor>();
+  const watchers = new JobWatchers(url, queue, client, { ...prefix, report });
 
   const toView = async (job: Job<unknown, unknown, string>, state: JobState) => {
     if (!job.id) return undefined;
@@ -249,6 +253,8 @@ export function createBullMqJobQueue(options: BullMqJobQueueOptions): JobQueue {
       }
     },
 
+    watch: (listener) => watchers.add(listener),
+
     async ping() {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -268,6 +274,7 @@ export function createBullMqJobQueue(options: BullMqJobQueueOptions): JobQueue {
       const running = [...processors];
       processors.clear();
       await Promise.all(running.map((p) => p.close(DEFAULT_CLOSE_TIMEOUT_MS)));
+      await watchers.close();
       await queue.close();
       await client.quit().catch(() => client.disconnect());
     },
@@ -360,5 +367,131 @@ class BullMqJobProcessor {
       await this.connection.quit().catch(() => this.connection.disconnect());
     })();
     return this.closing;
+  }
+}
+
+/** BullMQ's events that are a change of state, as ours. */
+const STATE_EVENTS = {
+  waiting: "waiting",
+  delayed: "delayed",
+  active: "active",
+  completed: "completed",
+  failed: "failed",
+} as const satisfies Record<string, JobState>;
+
+/**
+ * The watchers of one queue: one QueueEvents (BullMQ's reader of the queue's event stream, on
+ * a connection of its own, as it blocks) while anyone watches, closed when the last one
+ * leaves. An event names the job only by id: its name and attempts are read from the job, all
+ * lookups in flight at once, the changes delivered in the stream's order.
+ */
+class JobWatchers {
+  private readonly listeners = new Set<JobChangeListener>();
+  private events: { queueEvents: QueueEvents; connection: Redis } | undefined;
+  /** Opening and closing, one after the other. */
+  private lifecycle: Promise<unknown> = Promise.resolve();
+  /** The last change handed on: the next one waits for it, so they keep their order. */
+  private delivered: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly url: string,
+    private readonly queue: Queue<unknown, unknown, string>,
+    private readonly client: Redis,
+    private readonly options: { prefix?: string; report: (error: Error) => void },
+  ) {}
+
+  private readonly report = (error: Error) => this.options.report(error);
+
+  private serially<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.lifecycle.then(step, step);
+    this.lifecycle = run.catch(() => {});
+    return run;
+  }
+
+  async add(listener: JobChangeListener): Promise<() => Promise<void>> {
+    this.listeners.add(listener);
+    try {
+      await this.serially(async () => {
+        if (!this.events && this.listeners.size > 0) this.events = await this.open();
+      });
+    } catch (error) {
+      this.listeners.delete(listener);
+      throw error;
+    }
+    let removed = false;
+    return async () => {
+      if (removed) return;
+      removed = true;
+      this.listeners.delete(listener);
+      await this.serially(async () => {
+        if (this.listeners.size === 0) await this.shut();
+      });
+    };
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.serially(() => this.shut());
+  }
+
+  private async open() {
+    // From the stream's last entry now: what happens once watch() resolved is reported,
+    // nothing from before ("$", QueueEvents' default, would start at its first read).
+    const [last] = await this.client.xrevrange(this.queue.toKey("events"), "+", "-", "COUNT", 1);
+    const connection = new Redis(this.url, { maxRetriesPerRequest: null });
+    connection.on("error", this.report);
+    const queueEvents = new QueueEvents(this.queue.name, {
+      connection,
+      ...(this.options.prefix ? { prefix: this.options.prefix } : {}),
+      lastEventId: last?.[0] ?? "0-0",
+    });
+    queueEvents.on("error", this.report);
+    for (const [event, state] of Object.entries(STATE_EVENTS)) {
+      queueEvents.on(event as keyof typeof STATE_EVENTS, (args: { jobId: string }) =>
+        this.changed(args.jobId, state, (args as { failedReason?: string }).failedReason),
+      );
+    }
+    try {
+      await queueEvents.waitUntilReady();
+    } catch (error) {
+      await queueEvents.close().catch(() => {});
+      connection.disconnect();
+      throw error;
+    }
+    return { queueEvents, connection };
+  }
+
+  private async shut() {
+    const events = this.events;
+    this.events = undefined;
+    if (!events) return;
+    await events.queueEvents.close().catch(this.report);
+    await events.connection.quit().catch(() => events.connection.disconnect());
+  }
+
+  private changed(bullId: string, state: JobState, failedReason: string | undefined) {
+    const looked = this.client
+      .hmget(this.queue.toKey(bullId), "name", "ats", "atm")
+      .catch((error: Error) => {
+        this.report(error);
+        return undefined;
+      });
+    this.delivered = this.delivered.then(async () => {
+      const fields = await looked;
+      const [name, started, made] = fields ?? [];
+      // Purged already (or not readable): there is no job left to name.
+      if (!name) return;
+      const change: JobChange = {
+        queue: this.queue.name,
+        id: fromBullMqJobId(bullId),
+        name,
+        state,
+        attempts: Number(started ?? made ?? 0),
+      };
+      if (state === "failed") {
+        change.failedReason = (failedReason ?? "").slice(0, MAX_CHANGE_REASON_LENGTH);
+      }
+      for (const listener of this.listeners) deliver(listener, change);
+    });
   }
 }

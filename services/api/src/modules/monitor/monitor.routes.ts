@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import type { JobChange, JobQueue } from "@taskflow/messaging";
 import type { FastifyRequest } from "fastify";
 import { HttpProblem } from "../../http/problem.ts";
 import { eventStreams } from "../events/event-stream.ts";
 import type { TaskEventHub } from "../events/task-event-hub.ts";
+import { createJobEventHub } from "./job-event-hub.ts";
 import {
   AuditQuery,
   DeadLettersQuery,
@@ -22,6 +24,8 @@ const denied = { 401: problem, 403: problem };
 export interface MonitorRoutesOptions {
   monitor: MonitorService;
   hub: TaskEventHub;
+  /** Its jobs' changes go on the event stream (watched only while a stream is open). */
+  jobQueue?: JobQueue | undefined;
   /** Lower-cased emails of the operators; anyone else gets 403. */
   adminEmails: readonly string[];
 }
@@ -31,15 +35,34 @@ const actorOf = (request: FastifyRequest): Actor => ({
   email: request.user.email,
 });
 
+/** A `job.updated` event's data. */
+const jobEvent = (change: JobChange) => ({
+  id: change.id,
+  queue: change.queue,
+  name: change.name,
+  state: change.state,
+  attempts: change.attempts,
+  ...(change.failedReason !== undefined ? { failed_reason: change.failedReason } : {}),
+});
+
 /**
  * /api/monitor: the operators' view of every owner's tasks, the queues, the processes and the
  * dead letters, and the actions on them (each one written to the audit log). Admins only.
  */
 export const monitorRoutes: FastifyPluginAsyncTypebox<MonitorRoutesOptions> = async (
   app,
-  { monitor, hub, adminEmails },
+  { monitor, hub, jobQueue, adminEmails },
 ) => {
   const admins = new Set(adminEmails.map((email) => email.toLowerCase()));
+  const jobs = jobQueue
+    ? createJobEventHub(jobQueue, (error) =>
+        app.log.warn({ err: error }, "monitor: could not stop watching the job queue"),
+      )
+    : undefined;
+  // After preClose ended the streams: a watch left open (Redis: a connection) is closed.
+  app.addHook("onClose", async () => {
+    await jobs?.close();
+  });
   app.addHook("onRequest", app.authenticate);
   // In onRequest, before the body and query are validated: a non-admin learns nothing
   // about the inputs, only that the monitor is not theirs.
@@ -70,9 +93,9 @@ export const monitorRoutes: FastifyPluginAsyncTypebox<MonitorRoutesOptions> = as
     {
       schema: {
         tags,
-        summary: "Worker and mailer processes, from their heartbeats",
+        summary: "Every process role, from their heartbeats",
         description:
-          "A process is offline once it missed three heartbeats, stopped once it exited cleanly.",
+          "One row per role a process runs (api, relay, worker, mailer, scheduler, alerts; `taskflow start` beats once per role). The counters by role — in_flight / processed / failed: api, requests being answered (open event streams included) / answered / answered 5xx; worker and mailer, tasks or jobs running / succeeded / failed; relay, outbox messages being published / published / refused by their engine (tried again later); scheduler, schedules firing / fired / that could not fire; alerts, evaluations running / done / failed. A process is offline once it missed three heartbeats, stopped once it exited cleanly.",
         security,
         response: { 200: Type.Array(Type.Ref("MonitorWorker")), ...denied },
       },
@@ -236,18 +259,29 @@ export const monitorRoutes: FastifyPluginAsyncTypebox<MonitorRoutesOptions> = as
     {
       schema: {
         tags,
-        summary: "Every owner's task updates (text/event-stream)",
+        summary: "Every owner's task updates and the background jobs' changes (text/event-stream)",
         description:
-          'Each change is `event: task.updated` with `data: {"id": ..., "owner_id": ..., "status": ...}`.',
+          'Each committed task change is `event: task.updated` with `data: {"id": ..., "owner_id": ..., "status": ...}`. Each change of a background job\'s state is `event: job.updated` with `data: {"id": ..., "queue": ..., "name": ..., "state": "waiting" | "delayed" | "active" | "completed" | "failed", "attempts": <attempts started>, "failed_reason": ...}`, failed_reason with "failed" only (its first 500 characters); they come from the job engine itself (BullMQ\'s queue events on Redis, a NOTIFY from the changing transaction on the embedded queue), in the order it recorded them. A purge is not a change; on the embedded queue a delayed job that comes due goes from delayed to active.',
         security,
         response: { 200: Type.String({ description: "text/event-stream" }), ...denied },
       },
     },
     async (request, reply) =>
-      stream(request, reply, (send) =>
-        hub.subscribeAll((change) =>
+      stream(request, reply, async (send) => {
+        const stopTasks = await hub.subscribeAll((change) =>
           send("task.updated", { id: change.id, owner_id: change.owner_id, status: change.status }),
-        ),
-      ),
+        );
+        if (!jobs) return stopTasks;
+        try {
+          const stopJobs = await jobs.subscribe((change) => send("job.updated", jobEvent(change)));
+          return () => {
+            stopTasks();
+            stopJobs();
+          };
+        } catch (error) {
+          stopTasks();
+          throw error;
+        }
+      }),
   );
 };

@@ -53,14 +53,17 @@ export const QueueInfoSchema = Type.Object(
 export const WorkerProcessSchema = Type.Object(
   {
     id: Type.String(),
-    role: Type.String(),
+    role: Type.String({ description: "api, relay, worker, mailer, scheduler or alerts" }),
     host: Type.String(),
     pid: Type.Integer(),
     status: Type.Union([Type.Literal("online"), Type.Literal("offline"), Type.Literal("stopped")], {
       description: "offline: no heartbeat for three intervals; stopped: it exited cleanly",
     }),
     online: Type.Boolean(),
-    concurrency: Type.Integer(),
+    concurrency: Type.Integer({
+      description:
+        "The most it has in flight: handlers (worker, mailer), messages per publish round (relay), 1 (scheduler, alerts); 0: no fixed limit (api)",
+    }),
     in_flight: Count,
     processed: Count,
     failed: Count,
