@@ -24,7 +24,10 @@ const envSchema = z.object({
     .regex(/^[a-zA-Z0-9._-]{1,200}$/)
     .default("taskflow.tasks"),
 
-  /** Redis URL for background jobs (BullMQ); unset means the embedded, database-backed job queue. */
+  /**
+   * Redis URL for background jobs (BullMQ) and the API's rate-limit counters (shared by its
+   * replicas); unset means the embedded, database-backed job queue and per-process counters.
+   */
   TASKFLOW_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   TASKFLOW_JOB_QUEUE: z
     .string()

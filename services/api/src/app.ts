@@ -16,6 +16,7 @@ import { createScheduleRepository, createTaskRepository } from "@taskflow/tasks"
 import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { ProblemSchema, registerProblemHandlers } from "./http/problem.ts";
+import { createRateLimitRedis, RATE_LIMIT_KEY_PREFIX } from "./http/rate-limit-redis.ts";
 import { validatorCompiler } from "./http/validation.ts";
 import { devMailRoutes } from "./modules/dev/dev-mail.routes.ts";
 import { eventRoutes } from "./modules/events/event.routes.ts";
@@ -54,6 +55,13 @@ export interface ApiDependencies {
   loginRateLimitPerAddressPerMinute?: number;
   /** Task submissions per user per minute (default 6,000). */
   taskRateLimitPerMinute?: number;
+  /**
+   * Redis for the rate limits' counters, shared by every API process; without it each process
+   * counts alone (N replicas, N budgets). While it is unreachable, requests are not limited.
+   */
+  rateLimitRedisUrl?: string | undefined;
+  /** Prefix of those counters' keys (default "taskflow:rate-limit:"). */
+  rateLimitKeyPrefix?: string;
   cookieSecure: boolean;
   /** Trust X-Forwarded-For from a proxy in front (nginx), for client IPs in rate limits and logs. */
   trustProxy?: boolean;
@@ -130,8 +138,20 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
+  const rateLimitRedis = deps.rateLimitRedisUrl
+    ? createRateLimitRedis(deps.rateLimitRedisUrl, deps.logger)
+    : undefined;
+  if (rateLimitRedis) app.addHook("onClose", async () => rateLimitRedis.disconnect());
   // preHandler: the key includes the email from the parsed body.
-  await app.register(rateLimit, { global: false, hook: "preHandler" });
+  await app.register(rateLimit, {
+    global: false,
+    hook: "preHandler",
+    ...(rateLimitRedis && {
+      redis: rateLimitRedis,
+      nameSpace: deps.rateLimitKeyPrefix ?? RATE_LIMIT_KEY_PREFIX,
+      skipOnError: true,
+    }),
+  });
   await app.register(authPlugin, { tokens: deps.tokens });
 
   app.addHook("onSend", async (request, reply) => {
@@ -174,7 +194,11 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   });
   await app.register(taskRoutes, {
     prefix: "/api/tasks",
-    tasks: createTaskService({ tasks, handlers: deps.handlers }),
+    tasks: createTaskService({
+      tasks,
+      handlers: deps.handlers,
+      onBatch: (size) => deps.metrics.batchSize.observe({ batch: "task_creates" }, size),
+    }),
     rateLimitPerMinute: deps.taskRateLimitPerMinute ?? 6_000,
   });
   await app.register(scheduleRoutes, {
@@ -188,6 +212,7 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(monitorRoutes, {
     prefix: "/api/monitor",
     hub,
+    jobQueue: deps.jobQueue,
     adminEmails: deps.adminEmails ?? [],
     monitor: createMonitorService({
       tasks,

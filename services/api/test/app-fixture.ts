@@ -21,6 +21,8 @@ export interface AppFixture {
   /** With `embeddedQueues`: the queues the API monitors, on the fixture's database. */
   taskQueue?: TaskQueue;
   jobQueue?: JobQueue;
+  /** Another API process on the same database and options (closed with the fixture). */
+  replica(): Promise<FastifyInstance>;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,8 @@ export async function openAppFixture(
     loginRateLimitPerMinute?: number;
     loginRateLimitPerAddressPerMinute?: number;
     taskRateLimitPerMinute?: number;
+    rateLimitRedisUrl?: string;
+    rateLimitKeyPrefix?: string;
     adminEmails?: string[];
     /** Give the API (for /api/monitor) the embedded task and job queues on its database. */
     embeddedQueues?: boolean;
@@ -52,32 +56,44 @@ export async function openAppFixture(
         jobQueue: createEmbeddedJobQueue({ database, queue: "api-test.jobs", pollMs: 100 }),
       }
     : {};
-  const app = await buildApp({
-    database,
-    tokens,
-    handlers: taskHandlers,
-    logger: createLogger({ level: "silent", service: "api-test" }),
-    metrics: createMetrics("api-test"),
-    checks: options.checks ?? { database: () => database.ping() },
-    loginRateLimitPerMinute: options.loginRateLimitPerMinute ?? 1_000,
-    ...(options.loginRateLimitPerAddressPerMinute
-      ? { loginRateLimitPerAddressPerMinute: options.loginRateLimitPerAddressPerMinute }
-      : {}),
-    ...(options.taskRateLimitPerMinute
-      ? { taskRateLimitPerMinute: options.taskRateLimitPerMinute }
-      : {}),
-    cookieSecure: false,
-    adminEmails: options.adminEmails ?? [],
-    ...queues,
-  });
+  const build = () =>
+    buildApp({
+      database,
+      tokens,
+      handlers: taskHandlers,
+      logger: createLogger({ level: "silent", service: "api-test" }),
+      metrics: createMetrics("api-test"),
+      checks: options.checks ?? { database: () => database.ping() },
+      loginRateLimitPerMinute: options.loginRateLimitPerMinute ?? 1_000,
+      ...(options.loginRateLimitPerAddressPerMinute
+        ? { loginRateLimitPerAddressPerMinute: options.loginRateLimitPerAddressPerMinute }
+        : {}),
+      ...(options.taskRateLimitPerMinute
+        ? { taskRateLimitPerMinute: options.taskRateLimitPerMinute }
+        : {}),
+      cookieSecure: false,
+      adminEmails: options.adminEmails ?? [],
+      ...(options.rateLimitRedisUrl ? { rateLimitRedisUrl: options.rateLimitRedisUrl } : {}),
+      ...(options.rateLimitKeyPrefix ? { rateLimitKeyPrefix: options.rateLimitKeyPrefix } : {}),
+      ...queues,
+    });
+  const app = await build();
   await app.ready();
+  const replicas: FastifyInstance[] = [];
   return {
     app,
     database,
     tokens,
     secret,
     ...queues,
+    async replica() {
+      const replica = await build();
+      replicas.push(replica);
+      await replica.ready();
+      return replica;
+    },
     async close() {
+      for (const replica of replicas) await replica.close();
       await app.close();
       await queues.taskQueue?.close();
       await queues.jobQueue?.close();

@@ -106,8 +106,10 @@ export function createMonitorRepository(db: Kysely<Database>) {
 
     /**
      * Every owner's tasks, newest first, filtered; keyset pages by id. It walks the primary
-     * key backwards (a created_at range narrows that walk), so a filter that matches little
-     * of a large table can take long: the statement is cut off after a few seconds.
+     * key backwards (a created_at range narrows that walk); text of three characters or more
+     * is looked up in a trigram index instead when the planner expects few matches. A filter
+     * that matches little of a large table can still take long: the statement is cut off
+     * after a few seconds.
      */
     async searchTasks(
       search: TaskSearch,
@@ -134,6 +136,7 @@ export function createMonitorRepository(db: Kysely<Database>) {
         }
         const { q } = search;
         if (q) {
+          // Served by tasks_payload_trgm_idx, built on exactly this expression.
           const inPayload = sql<boolean>`payload::text ILIKE ${likePattern(q)}`;
           query = UUID.test(q)
             ? query.where((eb) => eb.or([eb("id", "=", q), inPayload]))
@@ -151,7 +154,8 @@ export function createMonitorRepository(db: Kysely<Database>) {
     /**
      * Jobs from the history, newest first (created_at, then id), filtered; keyset pages. Each
      * filter but the text has an index that keeps this order (job_history_*_idx), so a page
-     * is a short index range; text in data is checked along the way, under a time limit.
+     * is a short index range; text in data is checked along the way, or looked up in a
+     * trigram index when the planner expects few matches, under a time limit.
      */
     async searchJobs(
       search: JobSearch,
@@ -180,6 +184,7 @@ export function createMonitorRepository(db: Kysely<Database>) {
         }
         const { q } = search;
         if (q) {
+          // The primary key, or job_history_data_trgm_idx (built on exactly this expression).
           query = query.where((eb) =>
             eb.or([eb("job_id", "=", q), sql<boolean>`data::text ILIKE ${likePattern(q)}`]),
           );
