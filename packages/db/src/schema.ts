@@ -42,6 +42,8 @@ export interface TasksTable {
   finished_at: Timestamp | null;
   /** Not to start before (a scheduled task); null: as soon as possible. */
   run_at: Timestamp | null;
+  /** 0 (most urgent) … 9; 5 by default. */
+  priority: Generated<number>;
 }
 
 /** A recurring task: a cron expression in a time zone, and the task to create at each tick. */
@@ -55,6 +57,7 @@ export interface SchedulesTable {
   task_title: string | null;
   task_payload: Json;
   task_max_attempts: number;
+  task_priority: Generated<number>;
   paused: Generated<boolean>;
   /** The tick the schedule fires next (its identity: one task per tick). */
   next_run_at: Timestamp;
@@ -95,6 +98,8 @@ export interface QueueMessagesTable {
   deliveries: Generated<number>;
   visible_at: Timestamp;
   created_at: Generated<Date>;
+  /** 0 (most urgent) … 9: taken in this order, then oldest first. */
+  priority: Generated<number>;
 }
 
 export interface QueueDeadLettersTable {

@@ -2,9 +2,11 @@
  * The task queue port: a durable work queue with at-least-once delivery, acknowledged by the
  * consumer after its effect is committed, and a dead-letter queue for messages given up on.
  *
- * @remarks Deliberately left out: ordering guarantees (workers run in parallel anyway),
- * delayed delivery (retries are delayed by the outbox's `available_at`, one mechanism for
- * every engine) and priorities.
+ * Messages waiting are delivered most urgent first (QueueMessage.priority), then oldest first.
+ *
+ * @remarks Deliberately left out: ordering guarantees beyond that (workers run in parallel
+ * anyway), and delayed delivery (retries are delayed by the outbox's `available_at`, one
+ * mechanism for every engine).
  */
 export interface TaskQueue {
   readonly engine: "rabbitmq" | "embedded";
@@ -36,6 +38,9 @@ export interface QueueMessage {
   id: string;
   body: unknown;
   headers?: Record<string, string>;
+  /** 0 (most urgent) … 9; 5 when absent. Only what is waiting is reordered: a consumer's
+   * prefetched deliveries are already its own. */
+  priority?: number;
 }
 
 export interface Delivery {

@@ -59,6 +59,41 @@ export function describeTaskQueueContract(
       for (const d of deliveries) d.ack();
     });
 
+    it.skipIf(!f)("delivers waiting messages most urgent first, then oldest first", async () => {
+      const queue = await open(newQueueName());
+      const sent: QueueMessage[] = [
+        { id: "p9-a", body: "p9-a", priority: 9 },
+        { id: "none", body: "none" },
+        { id: "p0-a", body: "p0-a", priority: 0 },
+        { id: "p3", body: "p3", priority: 3 },
+        { id: "p0-b", body: "p0-b", priority: 0 },
+        { id: "p9-b", body: "p9-b", priority: 9 },
+      ];
+      // One by one, so "oldest" is well defined on every engine.
+      for (const message of sent) await queue.publish([message]);
+      await waitFor(async () => (await queue.stats()).waiting === sent.length, {
+        what: "every message waiting",
+      });
+      // One at a time: each delivery is chosen among all that wait.
+      const { deliveries } = collect(queue, 1);
+      let acked = 0;
+      await waitFor(
+        () => {
+          const next = deliveries[acked];
+          if (next) {
+            next.ack();
+            acked++;
+          }
+          return acked === sent.length;
+        },
+        { what: "every message delivered" },
+      );
+      expect(deliveries.map((d) => d.message.id)).toEqual([
+        ...["p0-a", "p0-b", "p3", "none", "p9-a", "p9-b"],
+      ]);
+      expect(deliveries.map((d) => d.message.priority ?? 5)).toEqual([0, 0, 3, 5, 9, 9]);
+    });
+
     it.skipIf(!f)("forgets acknowledged messages", async () => {
       const name = newQueueName();
       const queue = await open(name);

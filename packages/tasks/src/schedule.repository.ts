@@ -10,6 +10,8 @@ export interface NewSchedule {
   taskTitle: string | null;
   taskPayload: unknown;
   taskMaxAttempts: number;
+  /** 0 … 9; the default task priority when absent. */
+  taskPriority?: number | undefined;
   /** The first tick (computed from the cron expression by the caller). */
   nextRunAt: Date;
 }
@@ -33,6 +35,7 @@ export function createScheduleRepository(db: Kysely<Database>) {
           task_title: input.taskTitle,
           task_payload: JSON.stringify(input.taskPayload ?? {}),
           task_max_attempts: input.taskMaxAttempts,
+          ...(input.taskPriority === undefined ? {} : { task_priority: input.taskPriority }),
           next_run_at: input.nextRunAt,
         })
         .returningAll()

@@ -8,10 +8,16 @@ export const TASK_QUEUE_DESTINATION = "task-queue";
 /** NOTIFY channel carrying committed task status changes (JSON array of TaskChange). */
 export const TASK_EVENTS_CHANNEL = "taskflow_task_events";
 
+/** 0 is the most urgent, 9 the least: the scale of background jobs too. */
+export const DEFAULT_TASK_PRIORITY = 5;
+export const MAX_TASK_PRIORITY = 9;
+
 /** The body of a task-queue message: just enough to find the task; the row is the truth. */
 export interface TaskMessage {
   task_id: string;
   type: string;
+  /** The task's priority, for engines that order by it (absent in messages from before). */
+  priority?: number;
 }
 
 /** A committed status change, as told to live listeners. */
@@ -39,6 +45,7 @@ export interface TaskView {
   started_at: string | null;
   finished_at: string | null;
   run_at: string | null;
+  priority: number;
 }
 
 export function toTaskView(row: TaskRow): TaskView {
@@ -56,6 +63,7 @@ export function toTaskView(row: TaskRow): TaskView {
     started_at: row.started_at?.toISOString() ?? null,
     finished_at: row.finished_at?.toISOString() ?? null,
     run_at: row.run_at?.toISOString() ?? null,
+    priority: row.priority,
   };
 }
 

@@ -289,6 +289,30 @@ describe("GET /api/monitor/workers", () => {
     await heartbeat.stop();
     expect((await mine())?.status).toBe("stopped");
   });
+
+  it("lists every process role, each with its own counters", async () => {
+    const { database } = fixture();
+    const roles = ["api", "relay", "scheduler", "alerts"];
+    const beats = roles.map((role, n) =>
+      createHeartbeat({
+        db: database.db,
+        role,
+        concurrency: role === "api" ? 0 : 1,
+        stats: () => ({ inFlight: 0, processed: n + 1, failed: 0 }),
+      }),
+    );
+    for (const beat of beats) await beat.start();
+    const listed = (await call("GET", "/api/monitor/workers"))
+      .json<{ id: string; role: string; processed: number; status: string }[]>()
+      .filter((w) => beats.some((b) => b.id === w.id));
+    expect(listed.map((w) => [w.role, w.processed, w.status]).sort()).toEqual([
+      ["alerts", 4, "online"],
+      ["api", 1, "online"],
+      ["relay", 2, "online"],
+      ["scheduler", 3, "online"],
+    ]);
+    for (const beat of beats) await beat.stop();
+  });
 });
 
 describe("GET /api/monitor/tasks", () => {
@@ -471,7 +495,7 @@ describe("monitor actions", () => {
       .selectAll()
       .where("message_key", "=", id)
       .execute();
-    expect(outbox.map((row) => row.payload)).toEqual([{ task_id: id, type: "fail" }]);
+    expect(outbox.map((row) => row.payload)).toEqual([{ task_id: id, type: "fail", priority: 5 }]);
     // Its old dead letter is gone: the task moved on.
     expect(
       (await taskQueue.peekDeadLetters(100)).some(
@@ -741,5 +765,73 @@ describe("GET /api/monitor/events", () => {
       { id: ids[0], owner_id: ada.id, status: "PENDING" },
       { id: ids[1], owner_id: bob.id, status: "PENDING" },
     ]);
+  });
+});
+
+describe("GET /api/monitor/events, background jobs", () => {
+  it("streams each job's changes from the job engine as job.updated", async () => {
+    // Jobs named report.flaky complete when their data says ok, else fail (as in the actions above).
+    jobProcessor ??= await historyQueue().process(
+      async (job) => {
+        if ((job.data as { ok?: boolean }).ok) return "built";
+        throw new PermanentJobError("report source missing");
+      },
+      { concurrency: 2 },
+    );
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/monitor/events`, {
+      headers: await admin(),
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    const events: { event: string; data: Record<string, unknown> }[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffered = "";
+      try {
+        if (!res.body) return;
+        for await (const chunk of res.body) {
+          buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+          const blocks = buffered.split("\n\n");
+          buffered = blocks.pop() ?? "";
+          for (const block of blocks) {
+            const event = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (event && data) events.push({ event, data: JSON.parse(data) });
+          }
+        }
+      } catch {
+        // aborted
+      }
+    })();
+    const [good, bad] = [`report-${stamp}-good`, `report-${stamp}-bad`];
+    await historyQueue().add([
+      { name: "report.flaky", jobId: good, data: { ok: true } },
+      { name: "report.flaky", jobId: bad, data: {}, attempts: 1 },
+    ]);
+    const jobUpdates = (id: string) =>
+      events.filter((e) => e.event === "job.updated" && e.data.id === id).map((e) => e.data);
+    await waitFor(
+      () =>
+        jobUpdates(good).at(-1)?.state === "completed" &&
+        jobUpdates(bad).at(-1)?.state === "failed",
+      { what: "job.updated events up to completed and failed" },
+    );
+    controller.abort();
+    await reading;
+    const queue = fixture().jobQueue.name;
+    expect(jobUpdates(good)).toEqual([
+      { id: good, queue, name: "report.flaky", state: "waiting", attempts: 0 },
+      { id: good, queue, name: "report.flaky", state: "active", attempts: 1 },
+      { id: good, queue, name: "report.flaky", state: "completed", attempts: 1 },
+    ]);
+    expect(jobUpdates(bad).at(-1)).toEqual({
+      id: bad,
+      queue,
+      name: "report.flaky",
+      state: "failed",
+      attempts: 1,
+      failed_reason: "report source missing",
+    });
   });
 });

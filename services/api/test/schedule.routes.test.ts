@@ -36,7 +36,13 @@ describe("/api/schedules", () => {
       name: "weekday digest",
       cron: "0 9 * * 1-5",
       timezone: "Europe/Paris",
-      task: { type: "echo", title: "digest", payload: { report: "daily" }, max_attempts: 3 },
+      task: {
+        type: "echo",
+        title: "digest",
+        payload: { report: "daily" },
+        max_attempts: 3,
+        priority: 5,
+      },
       paused: false,
       last_run_at: null,
     });

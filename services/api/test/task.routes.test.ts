@@ -49,7 +49,34 @@ describe("POST /api/tasks", () => {
       .where("message_key", "=", task.id)
       .execute();
     expect(outbox).toHaveLength(1);
-    expect(outbox[0]?.payload).toEqual({ task_id: task.id, type: "sleep" });
+    expect(outbox[0]?.payload).toEqual({ task_id: task.id, type: "sleep", priority: 5 });
+  });
+
+  it("takes a priority 0–9 (5 by default), keeps it on the task and on its queue message", async () => {
+    const { app, database } = fixture();
+    const user = await signUp(app);
+    const urgent = await submit(user.auth, { type: "echo", payload: {}, priority: 0 });
+    expect(urgent.statusCode).toBe(202);
+    const plain = await submit(user.auth, { type: "echo", payload: {} });
+    for (const [res, priority] of [
+      [urgent, 0],
+      [plain, 5],
+    ] as const) {
+      const { id } = res.json();
+      const shown = await app.inject({ url: `/api/tasks/${id}`, headers: user.auth });
+      expect(shown.json().priority).toBe(priority);
+      const [message] = await database.db
+        .selectFrom("outbox")
+        .select("payload")
+        .where("message_key", "=", id)
+        .execute();
+      expect(message?.payload).toMatchObject({ task_id: id, priority });
+    }
+    for (const priority of [-1, 10, 2.5, "high"]) {
+      const bad = await submit(user.auth, { type: "echo", payload: {}, priority });
+      expect(bad.statusCode).toBe(422);
+      expect(bad.headers["content-type"]).toContain("application/problem+json");
+    }
   });
 
   it("answers 422 for an unknown type, naming the known ones", async () => {
@@ -68,7 +95,7 @@ describe("POST /api/tasks", () => {
     expect(bad.statusCode).toBe(422);
     expect(bad.json().errors[0].path).toBe("/payload/ms");
     for (const body of [
-      { type: "sleep", payload: { ms: 1 }, priority: 9 },
+      { type: "sleep", payload: { ms: 1 }, colour: "red" },
       { type: "sleep", payload: { ms: 1 }, max_attempts: 0 },
       { type: "sleep", payload: { ms: 1 }, max_attempts: 1000 },
       { type: 42 },

@@ -5,7 +5,7 @@ import {
   type NewJob,
   type TaskQueue,
 } from "@taskflow/messaging";
-import { TASK_QUEUE_DESTINATION } from "@taskflow/tasks";
+import { TASK_QUEUE_DESTINATION, type TaskMessage } from "@taskflow/tasks";
 import type { OutboxPublisher } from "./relay.ts";
 
 /** Outbox destination → publisher, for the engines this deployment uses. */
@@ -17,7 +17,12 @@ export function outboxPublishers(engines: {
   return {
     [TASK_QUEUE_DESTINATION]: (rows) =>
       engines.taskQueue.publish(
-        rows.map((row) => ({ id: `outbox-${row.id}`, body: row.payload, headers: row.headers })),
+        rows.map((row) => ({
+          id: `outbox-${row.id}`,
+          body: row.payload,
+          headers: row.headers,
+          priority: (row.payload as Partial<TaskMessage>).priority,
+        })),
       ),
     ...(jobQueue && {
       [JOB_QUEUE_DESTINATION]: (rows) =>

@@ -30,6 +30,12 @@ export function createScheduler(options: SchedulerOptions) {
   const now = options.now ?? (() => new Date());
   let running = false;
   let loop: Promise<void> | undefined;
+  /**
+   * For the heartbeat: schedules firing now, ticks fired (this scheduler moved the schedule
+   * on; another that fired the same tick made the same task, and does not count it), and
+   * fires that failed (tried again on the next pass).
+   */
+  const stats = { inFlight: 0, processed: 0, failed: 0 };
 
   async function fire(schedule: ScheduleRow): Promise<void> {
     const tick = new Date(schedule.next_run_at);
@@ -40,6 +46,7 @@ export function createScheduler(options: SchedulerOptions) {
         title: schedule.task_title ?? schedule.name,
         payload: schedule.task_payload,
         maxAttempts: schedule.task_max_attempts,
+        priority: schedule.task_priority,
         idempotencyKey: `schedule.${schedule.id}.${tick.toISOString()}`,
       },
     ]);
@@ -48,6 +55,7 @@ export function createScheduler(options: SchedulerOptions) {
     const next = nextTick(schedule.cron, schedule.timezone, current > tick ? current : tick);
     const advanced = await schedules.advance(schedule.id, tick, next, outcome.task.id);
     if (advanced) {
+      stats.processed++;
       logger.info(
         { schedule: schedule.id, tick: tick.toISOString(), task: outcome.task.id },
         "schedule fired",
@@ -59,11 +67,15 @@ export function createScheduler(options: SchedulerOptions) {
   async function pass(): Promise<number> {
     const due = await schedules.due(now(), BATCH);
     for (const schedule of due) {
+      stats.inFlight++;
       try {
         await fire(schedule);
       } catch (error) {
         // One broken schedule (its task type removed, say) must not stop the others.
+        stats.failed++;
         logger.error({ err: error, schedule: schedule.id }, "schedule could not fire");
+      } finally {
+        stats.inFlight--;
       }
     }
     return due.length;
@@ -88,6 +100,10 @@ export function createScheduler(options: SchedulerOptions) {
 
   return {
     pass,
+    /** Schedules firing now, ticks fired, fires that failed. */
+    get stats() {
+      return { ...stats };
+    },
     start() {
       running = true;
       loop = run();

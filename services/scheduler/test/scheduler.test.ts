@@ -49,6 +49,7 @@ for (const [name, open] of Object.entries(engines)) {
         taskTitle: null,
         taskPayload: { hello: "world" },
         taskMaxAttempts: 3,
+        taskPriority: 2,
         nextRunAt: firstTick,
       });
       return { schedule, ownerId };
@@ -56,7 +57,7 @@ for (const [name, open] of Object.entries(engines)) {
     const tasksOf = (ownerId: string) =>
       database.db
         .selectFrom("tasks")
-        .select(["id", "title", "payload", "idempotency_key", "status"])
+        .select(["id", "title", "payload", "idempotency_key", "status", "priority"])
         .where("owner_id", "=", ownerId)
         .orderBy("id")
         .execute();
@@ -82,9 +83,16 @@ for (const [name, open] of Object.entries(engines)) {
         ["nightly", { hello: "world" }, "PENDING"],
         ["nightly", { hello: "world" }, "PENDING"],
       ]);
+      expect(made.map((t) => t.priority)).toEqual([2, 2]); // the schedule's task priority
       const after = await schedules.get(ownerId, schedule.id);
       expect(after?.next_run_at.toISOString()).toBe("2026-11-23T10:00:02.000Z");
       expect(after?.last_task_id).toBe(made[1]?.id);
+      // Their heartbeats count each tick once, by the scheduler that moved the schedule on.
+      expect(a.stats.processed + b.stats.processed).toBe(2);
+      expect([a.stats, b.stats].map((s) => [s.inFlight, s.failed])).toEqual([
+        [0, 0],
+        [0, 0],
+      ]);
       // The task was queued with it, like any other.
       const queued = await database.db
         .selectFrom("outbox")

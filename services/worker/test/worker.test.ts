@@ -171,7 +171,7 @@ for (const [name, open] of Object.entries(engines)) {
           what: "one dead letter",
         });
         const [dead] = await queue.peekDeadLetters(5);
-        expect(dead?.body).toEqual({ task_id: id, type: "fail" });
+        expect(dead?.body).toEqual({ task_id: id, type: "fail", priority: 5 });
       },
     );
 

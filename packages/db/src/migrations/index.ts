@@ -6,6 +6,8 @@ import * as m2026_11_23_130000_monitor from "./2026_11_23_130000_monitor.ts";
 import * as m2026_11_23_140000_schedules from "./2026_11_23_140000_schedules.ts";
 import * as m2026_11_23_150000_job_history from "./2026_11_23_150000_job_history.ts";
 import * as m2026_11_23_150100_alerts from "./2026_11_23_150100_alerts.ts";
+import * as m2026_11_23_160000_search_trigram_indexes from "./2026_11_23_160000_search_trigram_indexes.ts";
+import * as m2026_11_23_160100_task_priority from "./2026_11_23_160100_task_priority.ts";
 
 /**
  * Every migration, by name; applied in name order. Imported statically so that a bundled
@@ -19,4 +21,6 @@ export const migrations: Record<string, Migration> = {
   "2026_11_23_140000_schedules": m2026_11_23_140000_schedules,
   "2026_11_23_150000_job_history": m2026_11_23_150000_job_history,
   "2026_11_23_150100_alerts": m2026_11_23_150100_alerts,
+  "2026_11_23_160000_search_trigram_indexes": m2026_11_23_160000_search_trigram_indexes,
+  "2026_11_23_160100_task_priority": m2026_11_23_160100_task_priority,
 };

@@ -62,6 +62,7 @@ export function createEmbeddedTaskQueue(options: EmbeddedTaskQueueOptions): Task
               message_id: m.id,
               body: JSON.stringify(m.body),
               headers: JSON.stringify(m.headers ?? {}),
+              ...(m.priority === undefined ? {} : { priority: m.priority }),
             })),
           ),
         )
@@ -218,17 +219,18 @@ class EmbeddedConsumer {
       body: unknown;
       headers: Record<string, string>;
       deliveries: number;
+      priority: number;
     }>`
       UPDATE queue_messages SET deliveries = deliveries + 1,
                                 visible_at = now() + ${`${this.limits.leaseMs} milliseconds`}::interval
       WHERE id IN (
         SELECT id FROM queue_messages
         WHERE queue = ${this.queue} AND visible_at <= now()
-        ORDER BY visible_at, id
+        ORDER BY priority, visible_at, id
         LIMIT ${room}
         FOR UPDATE SKIP LOCKED
       )
-      RETURNING id, message_id, body, headers, deliveries
+      RETURNING id, message_id, body, headers, deliveries, priority
     `.execute(this.db);
     for (const row of rows) {
       this.held.add(row.id);
@@ -243,7 +245,12 @@ class EmbeddedConsumer {
         this.settle({ id: row.id, ...settlement });
       };
       this.onDelivery({
-        message: { id: row.message_id, body: row.body, headers: row.headers },
+        message: {
+          id: row.message_id,
+          body: row.body,
+          headers: row.headers,
+          priority: row.priority,
+        },
         redelivered: row.deliveries > 1,
         ack: () => once({ kind: "ack" }),
         requeue: () => once({ kind: "requeue" }),

@@ -14,17 +14,19 @@ export interface RabbitMqTaskQueueOptions {
   /** Work queue name; the dead-letter queue is `<name>.dead`. */
   queue: string;
   heartbeatSeconds?: number;
-  /**
-   * Deliveries after which RabbitMQ itself dead-letters a message (a poison message that
-   * kills every consumer). RabbitMQ 3.10 sets no limit on its own, so it is set here.
-   */
-  deliveryLimit?: number;
   onError?: (error: Error) => void;
 }
 
+/** RabbitMQ's priorities run upwards (0 lowest); ours run 0 (most urgent) … 9. */
+const MAX_PRIORITY = 9;
+const DEFAULT_PRIORITY = 5;
+
 /**
- * RabbitMQ adapter: a quorum queue (replicated, fsynced, with a delivery limit) whose
- * dead letters go to `<queue>.dead` through the `<queue>.dlx` exchange. The connection
+ * RabbitMQ adapter: a durable classic queue with priorities 0–9 (persistent messages, fsynced
+ * before the confirm), whose dead letters go to the quorum queue `<queue>.dead` through the
+ * `<queue>.dlx` exchange. Not a quorum queue: RabbitMQ 3.10's quorum queues ignore message
+ * priorities. Their delivery limit is not missed: a message that keeps killing its consumer
+ * is stopped by the task's own attempt count (the worker's claim). The connection
  * manager reconnects with backoff, re-runs the topology setup on every new channel,
  * re-subscribes consumers and re-sends publishes that were never confirmed.
  */
@@ -49,8 +51,8 @@ export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): Task
     await channel.assertQueue(queue, {
       durable: true,
       arguments: {
-        "x-queue-type": "quorum",
-        "x-delivery-limit": options.deliveryLimit ?? 20,
+        "x-queue-type": "classic",
+        "x-max-priority": MAX_PRIORITY,
         "x-dead-letter-exchange": deadExchange,
       },
     });
@@ -74,6 +76,7 @@ export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): Task
         messages.map((m) =>
           publisher.sendToQueue(queue, Buffer.from(JSON.stringify(m.body)), {
             persistent: true,
+            priority: MAX_PRIORITY - (m.priority ?? DEFAULT_PRIORITY),
             messageId: m.id,
             contentType: "application/json",
             headers: m.headers ?? {},
@@ -153,7 +156,7 @@ export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): Task
      * @remarks The ones kept are requeued, so RabbitMQ flags them redelivered and may put them
      * behind dead letters that arrived during the call: "oldest first" in peekDeadLetters is
      * then only roughly so, and stats() may leave them out for a moment after the call (the
-     * quorum queue takes them back asynchronously). Dead letters another channel holds at
+     * dead-letter queue is a quorum queue: it takes them back asynchronously). Dead letters another channel holds at
      * that moment (a concurrent peek or removal) are not seen. If the connection drops
      * midway, the call rejects: some matches may be gone already; calling it again removes
      * the rest.
@@ -211,10 +214,12 @@ function toQueueMessage(
   for (const [key, value] of Object.entries(raw.properties.headers ?? {})) {
     if (typeof value === "string") headers[key] = value;
   }
+  const { priority } = raw.properties;
   return {
     id: String(raw.properties.messageId ?? ""),
     body: JSON.parse(raw.content.toString("utf8")),
     headers,
+    ...(typeof priority === "number" ? { priority: MAX_PRIORITY - priority } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { TaskPriority } from "../tasks/task.schemas.ts";
 
 const Timestamp = Type.String({ format: "date-time" });
 
@@ -24,6 +25,7 @@ export const CreateScheduleBody = Type.Object(
         title: Type.Optional(Type.Union([Type.String({ maxLength: 500 }), Type.Null()])),
         payload: Type.Optional(Type.Unknown()),
         max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 3 })),
+        priority: Type.Optional(TaskPriority),
       },
       { additionalProperties: false, description: "The task created at every tick" },
     ),
@@ -42,6 +44,7 @@ export const ScheduleSchema = Type.Object(
       title: Type.Union([Type.String(), Type.Null()]),
       payload: Type.Unknown(),
       max_attempts: Type.Integer(),
+      priority: Type.Integer(),
     }),
     paused: Type.Boolean(),
     next_run_at: Timestamp,

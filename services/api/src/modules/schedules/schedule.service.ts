@@ -13,6 +13,7 @@ export interface CreateScheduleInput {
     title?: string | null | undefined;
     payload?: unknown;
     max_attempts?: number | undefined;
+    priority?: number | undefined;
   };
 }
 
@@ -27,6 +28,7 @@ function toView(row: ScheduleRow) {
       title: row.task_title,
       payload: row.task_payload ?? null,
       max_attempts: row.task_max_attempts,
+      priority: row.task_priority,
     },
     paused: row.paused,
     next_run_at: row.next_run_at.toISOString(),
@@ -82,6 +84,7 @@ export function createScheduleService(deps: {
         taskTitle: input.task.title ?? null,
         taskPayload: input.task.payload ?? {},
         taskMaxAttempts: input.task.max_attempts ?? 3,
+        taskPriority: input.task.priority,
         nextRunAt: firstTick(input.cron, timezone),
       });
       return toView(row);

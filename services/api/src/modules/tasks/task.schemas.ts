@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { TASK_STATUSES } from "@taskflow/tasks";
+import { DEFAULT_TASK_PRIORITY, MAX_TASK_PRIORITY, TASK_STATUSES } from "@taskflow/tasks";
 
 const taskStatusLiterals = () => TASK_STATUSES.map((s) => Type.Literal(s));
 export const TaskStatusSchema = Type.Union(taskStatusLiterals(), {
@@ -8,6 +8,14 @@ export const TaskStatusSchema = Type.Union(taskStatusLiterals(), {
 });
 
 const Timestamp = Type.String({ format: "date-time" });
+
+/** Shared with schedules, whose tasks take one too. */
+export const TaskPriority = Type.Integer({
+  minimum: 0,
+  maximum: MAX_TASK_PRIORITY,
+  default: DEFAULT_TASK_PRIORITY,
+  description: "0 runs first, 9 last; among equals, oldest first",
+});
 
 export const CreateTaskBody = Type.Object(
   {
@@ -22,6 +30,7 @@ export const CreateTaskBody = Type.Object(
       Type.Unknown({ description: "Input for the task's handler; checked against its type" }),
     ),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 3 })),
+    priority: Type.Optional(TaskPriority),
     run_at: Type.Optional(
       Type.String({
         format: "date-time",
@@ -69,6 +78,7 @@ export const TaskSchema = Type.Object(
     started_at: Type.Union([Timestamp, Type.Null()]),
     finished_at: Type.Union([Timestamp, Type.Null()]),
     run_at: Type.Union([Timestamp, Type.Null()]),
+    priority: Type.Integer({ minimum: 0, maximum: MAX_TASK_PRIORITY }),
   },
   { $id: "Task", title: "Task" },
 );
