@@ -102,7 +102,8 @@ const HELP = `Usage: npm run bench -- [options]
   --repeat R                  repeat everything R times; the summary gives median and range (default 1)
   --skip-raw                  do not measure the raw engine rates
   --raw-seconds S             length of each raw measurement (default 3)
-  --client http|fetch         load generator: node:http keep-alive agent, or global fetch (default http)
+  --client undici|http|fetch  load generator: an undici Pool, node:http keep-alive agent, or
+                              global fetch (default undici: the cheapest on the shared cores)
   --watch sse|poll            completion from GET /api/events (default), or from counters + SQL only
   --worker-concurrency K      TASKFLOW_WORKER_CONCURRENCY for the worker (default: TaskFlow's own)
   --profile api,relay,worker  write V8 CPU profiles of those processes (node --cpu-prof)
@@ -127,7 +128,7 @@ function parseOptions(argv: string[]): Options {
       "skip-raw": { type: "boolean", default: false },
       "raw-seconds": { type: "string", default: "3" },
       "pg-clients": { type: "string", default: "8" },
-      client: { type: "string", default: "http" },
+      client: { type: "string", default: "undici" },
       watch: { type: "string", default: "sse" },
       "worker-concurrency": { type: "string" },
       profile: { type: "string", default: "" },
@@ -165,8 +166,8 @@ function parseOptions(argv: string[]): Options {
         payload: { ms: Number(handlerMatch[2]) },
       }
     : { name: "echo{}", type: "echo", payload: {} };
-  if (values.client !== "http" && values.client !== "fetch")
-    throw new Error("--client must be http or fetch");
+  if (!["undici", "http", "fetch"].includes(values.client))
+    throw new Error("--client must be undici, http or fetch");
   if (values.watch !== "sse" && values.watch !== "poll")
     throw new Error("--watch must be sse or poll");
   const profile = values.profile
@@ -187,7 +188,7 @@ function parseOptions(argv: string[]): Options {
     skipRaw: values["skip-raw"],
     json: values.json,
     repeat: positive("repeat", values.repeat),
-    client: values.client,
+    client: values.client as ClientKind,
     watch: values.watch,
     rawSeconds: positive("raw-seconds", values["raw-seconds"]),
     pgClients: positive("pg-clients", values["pg-clients"]),
@@ -421,9 +422,62 @@ interface RunFigures {
   machine: MachineFigures;
   /** From the tasks table: last finished_at − first created_at (server clocks). */
   sqlSpanSeconds: number | undefined;
+  /** Mean items per group commit, by what was written (from the processes' /metrics). */
+  batches: Record<string, { mean: number; count: number }>;
+  /** The run's database activity during the load (pg_stat_database), real mode only. */
+  pgActivity: PgActivity | undefined;
   startupSeconds: number;
   profiles: string | undefined;
   notes: string[];
+}
+
+interface PgActivity {
+  transactions: number;
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+/** Cumulative counters of one database; the statistics collector lags up to a second. */
+/** Mean group-commit batch sizes a process reports on /metrics. */
+async function groupCommitBatches(
+  port: number,
+): Promise<Record<string, { mean: number; count: number }>> {
+  const answer = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+  if (!answer?.ok) {
+    console.log(`  (no /metrics on port ${port}: ${answer?.status})`);
+    return {};
+  }
+  const text = await answer.text();
+  const sums = new Map<string, number>();
+  const counts = new Map<string, number>();
+  for (const m of text.matchAll(
+    /^taskflow_group_commit_batch_size_(sum|count)\{[^}]*batch="([^"]+)"[^}]*\} (\S+)$/gm,
+  )) {
+    (m[1] === "sum" ? sums : counts).set(m[2] as string, Number(m[3]));
+  }
+  const batches: Record<string, { mean: number; count: number }> = {};
+  for (const [batch, count] of counts) {
+    if (count > 0) batches[batch] = { mean: (sums.get(batch) ?? 0) / count, count };
+  }
+  return batches;
+}
+
+async function pgActivity(dbUrl: string): Promise<PgActivity> {
+  return withDatabase(dbUrl, async (c) => {
+    const { rows } = await c.query<Record<keyof PgActivity, string>>(
+      `SELECT xact_commit + xact_rollback AS transactions, tup_inserted AS inserted,
+              tup_updated AS updated, tup_deleted AS deleted
+       FROM pg_stat_database WHERE datname = current_database()`,
+    );
+    const row = rows[0];
+    return {
+      transactions: Number(row?.transactions ?? 0),
+      inserted: Number(row?.inserted ?? 0),
+      updated: Number(row?.updated ?? 0),
+      deleted: Number(row?.deleted ?? 0),
+    };
+  });
 }
 
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -572,6 +626,7 @@ async function runPipeline(
     // Idle: after readiness and login, before the load (idle RSS and idle CPU).
     sampler.markIdleStart();
     await sleep(2_000);
+    const pgBefore = dbUrl ? await pgActivity(dbUrl) : undefined;
     sampler.markWindowStart();
     const driven: DriveResult = await drive({
       send: poster.send,
@@ -611,6 +666,8 @@ async function runPipeline(
     }
     sampler.markWindowEnd();
     counters = await stats().catch(() => counters);
+    const batches: Record<string, { mean: number; count: number }> = {};
+    for (const s of started) Object.assign(batches, await groupCommitBatches(s.port));
     if (watcher?.error) notes.push(watcher.error);
 
     // Time-to-DONE per task, and the time of the last DONE.
@@ -622,7 +679,18 @@ async function runPipeline(
     let lastDone = Number.NaN;
     let sqlDone: number | undefined;
     let sqlSpanSeconds: number | undefined;
+    let pgDuringLoad: PgActivity | undefined;
     const otherStatuses: Record<string, number> = {};
+    if (dbUrl && pgBefore) {
+      await sleep(1_100); // the statistics collector flushes at most once a second
+      const after = await pgActivity(dbUrl);
+      pgDuringLoad = {
+        transactions: after.transactions - pgBefore.transactions,
+        inserted: after.inserted - pgBefore.inserted,
+        updated: after.updated - pgBefore.updated,
+        deleted: after.deleted - pgBefore.deleted,
+      };
+    }
     if (dbUrl) {
       await withDatabase(dbUrl, async (c) => {
         const { rows } = await c.query<{ status: string; n: string }>(
@@ -708,6 +776,8 @@ async function runPipeline(
       engines: sampler.groups(),
       machine: sampler.machine(),
       sqlSpanSeconds,
+      pgActivity: pgDuringLoad,
+      batches,
       startupSeconds,
       profiles,
       notes,
@@ -850,6 +920,20 @@ function runBlock(run: RunFigures, raw: RawFigures | undefined): string {
   lines.push(
     `machine: ${dec(m.busyCpuSeconds, 2)} CPU s busy in ${dec(m.windowSeconds, 2)} s × ${m.cores} cores (${dec((100 * m.busyCpuSeconds) / (m.windowSeconds * m.cores), 0)} %); CPU per task ${dec(perTask(m.busyCpuSeconds), 3)} ms; not accounted above (other processes, kernel) ${dec(m.busyCpuSeconds - accounted, 2)} s`,
   );
+  const batchList = Object.entries(run.batches);
+  if (batchList.length) {
+    lines.push(
+      `group commits (mean items per statement): ${batchList.map(([name, b]) => `${name} ${dec(b.mean, 1)} (${int(b.count)}×)`).join("  ")}`,
+    );
+  }
+  const pg = run.pgActivity;
+  if (pg && run.accepted) {
+    // Transactions per task show how well commits are batched (unbatched, a task costs ~4).
+    const per = (x: number) => dec(x / run.accepted, 2);
+    lines.push(
+      `postgres per task: ${per(pg.transactions)} transactions, ${per(pg.inserted)} rows inserted, ${per(pg.updated)} updated, ${per(pg.deleted)} deleted`,
+    );
+  }
   if (raw) {
     lines.push(rawLine(raw));
     const h = httpRate(raw, run.concurrency);

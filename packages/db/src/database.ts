@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { PREPARED } from "./prepared.ts";
 import type { Database } from "./schema.ts";
 
 export type DatabaseEngine = "postgres" | "pglite";
@@ -48,14 +50,17 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
 
 async function createPglite(dataDir: string): Promise<DatabaseHandle> {
   // Loaded only here: a process on PostgreSQL never pays PGlite's memory.
-  const [{ PGlite }, { PGliteDialect }] = await Promise.all([
+  const [{ PGlite }, { PGliteDialect }, { pg_trgm }] = await Promise.all([
     import("@electric-sql/pglite"),
     import("kysely-pglite-dialect"),
+    import("@electric-sql/pglite/contrib/pg_trgm"),
   ]);
   const location = dataDir.startsWith("memory://") ? dataDir : path.resolve(dataDir, "pgdata");
   if (!location.startsWith("memory://")) mkdirSync(location, { recursive: true });
   const client = await PGlite.create(location, {
     parsers: { [INT8_OID]: (value: string) => Number(value) },
+    // Contrib extensions load only when listed: the monitor's search indexes need pg_trgm.
+    extensions: { pg_trgm },
   });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   const locks = new Set<string>();
@@ -101,6 +106,7 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
         : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
   };
   const pool = new pg.Pool({
+    Client: PreparingClient,
     connectionString: url,
     max: options.poolSize ?? 10,
     types,
@@ -126,6 +132,31 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
       await db.destroy();
     },
   };
+}
+
+/**
+ * A pg client that runs statements starting with PREPARED as named prepared statements:
+ * PostgreSQL parses and plans them once per connection instead of on every call. Only for
+ * statements whose text does not vary with their input (arrays, not lists of parameters),
+ * or a connection would keep one prepared statement per variant.
+ */
+class PreparingClient extends pg.Client {
+  private static readonly names = new Map<string, string>();
+
+  // biome-ignore lint/suspicious/noExplicitAny: pg's query overloads cannot be forwarded typed
+  override query(...args: any[]): any {
+    const [text, values, ...rest] = args;
+    if (typeof text === "string" && text.startsWith(PREPARED) && Array.isArray(values)) {
+      let name = PreparingClient.names.get(text);
+      if (!name) {
+        name = `tf_${createHash("sha1").update(text).digest("base64url")}`;
+        PreparingClient.names.set(text, name);
+      }
+      return super.query({ name, text, values }, ...rest);
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    return (super.query as (...a: any[]) => any)(...args);
+  }
 }
 
 /**

@@ -12,10 +12,12 @@ export class GroupCommitter<In, Out> {
   constructor(
     /** Writes a batch; returns one result per item, in order. */
     private readonly flush: (items: In[]) => Promise<Out[]>,
-    private readonly options: { maxBatch: number; maxConcurrentFlushes: number } = {
-      maxBatch: 500,
-      maxConcurrentFlushes: 1,
-    },
+    private readonly options: {
+      maxBatch?: number;
+      maxConcurrentFlushes?: number;
+      /** Told each batch's size as it is written (a metric). */
+      onFlush?: (size: number) => void;
+    } = {},
   ) {}
 
   submit(item: In): Promise<Out> {
@@ -41,9 +43,11 @@ export class GroupCommitter<In, Out> {
   }
 
   private drain() {
-    while (this.inFlight < this.options.maxConcurrentFlushes && this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.options.maxBatch);
+    const { maxBatch = 500, maxConcurrentFlushes = 1, onFlush } = this.options;
+    while (this.inFlight < maxConcurrentFlushes && this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, maxBatch);
       this.inFlight++;
+      onFlush?.(batch.length);
       this.flush(batch.map((w) => w.item))
         .then(
           (results) => {

@@ -1,7 +1,8 @@
-export { type Kysely, type KyselyPlugin, sql, type Transaction } from "kysely";
+export { type Kysely, type KyselyPlugin, type RawBuilder, sql, type Transaction } from "kysely";
 export * from "./database.ts";
 export * from "./group-commit.ts";
 export * from "./heartbeats.ts";
 export * from "./migrator.ts";
 export * from "./outbox.ts";
+export * from "./prepared.ts";
 export * from "./schema.ts";

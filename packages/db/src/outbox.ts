@@ -1,4 +1,5 @@
 import { type Kysely, sql } from "kysely";
+import { PREPARED } from "./prepared.ts";
 import type { Database, OutboxRow } from "./schema.ts";
 
 /** NOTIFY channel that wakes the relay when a transaction commits outbox rows. */
@@ -43,23 +44,18 @@ export async function appendToOutbox(
 
 /** The oldest messages that are due, at most `limit`. */
 export async function fetchDueOutbox(db: Kysely<Database>, limit: number): Promise<OutboxRow[]> {
-  return db
-    .selectFrom("outbox")
-    .selectAll()
-    .where("available_at", "<=", sql<Date>`now()`)
-    .orderBy("available_at")
-    .orderBy("id")
-    .limit(limit)
-    .execute();
+  const { rows } = await sql<OutboxRow>`${sql.raw(PREPARED)}
+    SELECT * FROM outbox WHERE available_at <= now() ORDER BY available_at, id LIMIT ${limit}
+  `.execute(db);
+  return rows;
 }
 
 /** Removes messages the engines have confirmed. */
 export async function deleteOutbox(db: Kysely<Database>, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
-  await db
-    .deleteFrom("outbox")
-    .where("id", "=", sql<number>`ANY(${sql.val(ids)}::bigint[])`)
-    .execute();
+  await sql`${sql.raw(PREPARED)} DELETE FROM outbox WHERE id = ANY(${[...ids]}::bigint[])`.execute(
+    db,
+  );
 }
 
 /** Holds messages back for `ms` (their engine refused them: the relay tries again later). */
@@ -78,13 +74,11 @@ export async function postponeOutbox(
 
 /** Milliseconds until the next delayed message is due, or undefined when none waits. */
 export async function msUntilNextOutbox(db: Kysely<Database>): Promise<number | undefined> {
-  const row = await db
-    .selectFrom("outbox")
-    .select(
-      // greatest() skips NULLs: an empty outbox must give NULL (no wake-up), not 0.
-      sql<number | null>`extract(epoch from (min(available_at) - now())) * 1000`.as("ms"),
-    )
-    .executeTakeFirst();
+  // An empty outbox gives NULL (no wake-up), not 0.
+  const { rows } = await sql<{ ms: number | null }>`${sql.raw(PREPARED)}
+    SELECT extract(epoch from (min(available_at) - now())) * 1000 AS ms FROM outbox
+  `.execute(db);
+  const row = rows[0];
   return row?.ms == null ? undefined : Math.max(0, Number(row.ms));
 }
 

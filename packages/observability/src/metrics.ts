@@ -43,6 +43,13 @@ export function createMetrics(service: string) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    batchSize: new Histogram({
+      name: "taskflow_group_commit_batch_size",
+      help: "Items written per group commit (one statement, one fsync), by what was written",
+      labelNames: ["batch"] as const,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [registry],
+    }),
     published: new Counter({
       name: "taskflow_messages_published_total",
       help: "Messages the relay published and the engine confirmed, by destination",

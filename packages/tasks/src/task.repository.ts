@@ -1,7 +1,7 @@
 import {
-  appendToOutbox,
   type Database,
   type Kysely,
+  PREPARED,
   sql,
   type TaskRow,
   type TaskStatus,
@@ -9,12 +9,11 @@ import {
 import { uuidv7 } from "uuidv7";
 import {
   CANCELLABLE_STATUSES,
+  DEFAULT_TASK_PRIORITY,
   retryDelayMs,
-  TASK_QUEUE_DESTINATION,
   TASK_STATUSES,
-  type TaskMessage,
 } from "./task.ts";
-import { recordTransitions, type Transition } from "./task-transitions.ts";
+import { NOTICES, QUEUED, queueMessageCtes, transitionCtes } from "./task-transitions.ts";
 
 export interface NewTask {
   ownerId: string;
@@ -28,6 +27,8 @@ export interface NewTask {
   requestHash?: string | undefined;
   /** Not to start before this time (its queue message waits in the outbox until then). */
   runAt?: Date | undefined;
+  /** 0 (most urgent) … 9; DEFAULT_TASK_PRIORITY when absent. */
+  priority?: number | undefined;
 }
 
 export type CreateOutcome =
@@ -95,78 +96,71 @@ const MAX_ERROR_LENGTH = 4_000;
  */
 export function createTaskRepository(db: Kysely<Database>) {
   return {
-    /** Inserts tasks and their queue messages in one transaction (group commit). */
+    /**
+     * Inserts tasks, their queue messages and their counters in one statement (one round
+     * trip, one commit for the whole batch: group commit). A task whose idempotency key the
+     * owner used before is not inserted: the first task is returned instead.
+     */
     async createMany(inputs: readonly NewTask[]): Promise<CreateOutcome[]> {
       if (inputs.length === 0) return [];
-      const now = new Date();
-      const rows = inputs.map((input) => ({
-        id: uuidv7(),
-        owner_id: input.ownerId,
-        type: input.type,
-        title: input.title,
-        payload: JSON.stringify(input.payload ?? {}),
-        status: "PENDING" as const,
-        max_attempts: input.maxAttempts,
-        idempotency_key: input.idempotencyKey ?? null,
-        request_hash: input.requestHash ?? null,
-        run_at: input.runAt ?? null,
-        created_at: now,
-        updated_at: now,
-      }));
-      return db.transaction().execute(async (trx) => {
-        const inserted = await trx
-          .insertInto("tasks")
-          .values(rows)
-          .onConflict((oc) =>
-            oc
-              .columns(["owner_id", "idempotency_key"])
-              .where("idempotency_key", "is not", null)
-              .doNothing(),
-          )
-          .returningAll()
-          .execute();
-        const byId = new Map(inserted.map((row) => [row.id, row]));
-        const skipped = rows.filter((row) => !byId.has(row.id));
-        const existing = skipped.length
-          ? await trx
-              .selectFrom("tasks")
-              .selectAll()
-              .where((eb) =>
-                eb.or(
-                  skipped.map((row) =>
-                    eb.and([
-                      eb("owner_id", "=", row.owner_id),
-                      eb("idempotency_key", "=", row.idempotency_key),
-                    ]),
-                  ),
+      const ids = inputs.map(() => uuidv7());
+      const column = <T>(pick: (input: NewTask) => T) => inputs.map(pick);
+      const { rows: inserted } = await sql<TaskRow>`${sql.raw(PREPARED)}
+        WITH input AS (
+          SELECT * FROM unnest(
+            ${ids}::uuid[], ${column((i) => i.ownerId)}::uuid[], ${column((i) => i.type)}::text[],
+            ${column((i) => i.title)}::text[],
+            ${column((i) => JSON.stringify(i.payload ?? {}))}::jsonb[],
+            ${column((i) => i.maxAttempts)}::int[], ${column((i) => i.priority ?? DEFAULT_TASK_PRIORITY)}::smallint[],
+            ${column((i) => i.idempotencyKey ?? null)}::text[],
+            ${column((i) => i.requestHash ?? null)}::text[],
+            ${column((i) => i.runAt?.toISOString() ?? null)}::timestamptz[]
+          ) WITH ORDINALITY AS i(id, owner_id, type, title, payload, max_attempts, priority,
+                                 idempotency_key, request_hash, run_at, n)
+        ),
+        created AS (
+          INSERT INTO tasks (id, owner_id, type, title, payload, status, max_attempts, priority,
+                             idempotency_key, request_hash, run_at, created_at, updated_at)
+          SELECT id, owner_id, type, title, payload, 'PENDING', max_attempts, priority,
+                 idempotency_key, request_hash, run_at, now(), now()
+          FROM input ORDER BY n
+          ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+          RETURNING *
+        ),
+        changed AS (SELECT *, NULL::text AS previous, coalesce(run_at, now()) AS available_at FROM created),
+        ${queueMessageCtes("changed")},
+        ${transitionCtes("changed")}
+        SELECT created.*, ${NOTICES} AS notices, ${QUEUED} AS queued FROM created
+      `.execute(db);
+      const byId = new Map(inserted.map((row) => [row.id, withoutBookkeeping(row)]));
+      const skipped = inputs.filter((_, i) => !byId.has(ids[i] as string));
+      // Reused keys (rare): the first task of each, committed by now (the insert waited for it).
+      const existing = skipped.length
+        ? await db
+            .selectFrom("tasks")
+            .selectAll()
+            .where((eb) =>
+              eb.or(
+                skipped.map((input) =>
+                  eb.and([
+                    eb("owner_id", "=", input.ownerId),
+                    eb("idempotency_key", "=", input.idempotencyKey ?? null),
+                  ]),
                 ),
-              )
-              .execute()
-          : [];
-        await appendToOutbox(
-          trx,
-          inserted.map((row) => ({
-            destination: TASK_QUEUE_DESTINATION,
-            key: row.id,
-            payload: { task_id: row.id, type: row.type } satisfies TaskMessage,
-            ...(row.run_at ? { availableAt: new Date(row.run_at) } : {}),
-          })),
+              ),
+            )
+            .execute()
+        : [];
+      return inputs.map((input, i): CreateOutcome => {
+        const created = byId.get(ids[i] as string);
+        if (created) return { kind: "created", task: created };
+        const first = existing.find(
+          (e) => e.owner_id === input.ownerId && e.idempotency_key === input.idempotencyKey,
         );
-        await recordTransitions(
-          trx,
-          inserted.map((row) => ({ owner_id: row.owner_id, id: row.id, status: row.status })),
-        );
-        return rows.map((row, i): CreateOutcome => {
-          const created = byId.get(row.id);
-          if (created) return { kind: "created", task: created };
-          const first = existing.find(
-            (e) => e.owner_id === row.owner_id && e.idempotency_key === row.idempotency_key,
-          );
-          if (!first) throw new Error("idempotency conflict without a stored task");
-          // Two requests in one batch with one key: the first inserted, the others replay it.
-          const sameBody = first.request_hash === (inputs[i]?.requestHash ?? null);
-          return { kind: sameBody ? "replayed" : "key_reused", task: first };
-        });
+        if (!first) throw new Error("idempotency conflict without a stored task");
+        // Two requests in one batch with one key: the first inserted, the others replay it.
+        const sameBody = first.request_hash === (input.requestHash ?? null);
+        return { kind: sameBody ? "replayed" : "key_reused", task: first };
       });
     },
 
@@ -265,8 +259,8 @@ export function createTaskRepository(db: Kysely<Database>) {
       if (requests.length === 0) return [];
       const ids = [...new Set(requests.map((r) => r.taskId))];
       const takeover = [...new Set(requests.filter((r) => r.redelivered).map((r) => r.taskId))];
-      return db.transaction().execute(async (trx) => {
-        const { rows } = await sql<ClaimedTask & { previous: TaskStatus }>`
+      const { rows } = await sql<ClaimedTask>`${sql.raw(PREPARED)}
+        WITH changed AS (
           UPDATE tasks AS t SET
             status = CASE WHEN prev.status = 'PROCESSING' AND t.attempts >= t.max_attempts
                           THEN 'FAILED' ELSE 'PROCESSING' END,
@@ -289,13 +283,12 @@ export function createTaskRepository(db: Kysely<Database>) {
           WHERE t.id = prev.id
           RETURNING t.id, t.owner_id, t.type, t.payload, t.attempts, t.max_attempts, t.status,
                     prev.status AS previous
-        `.execute(trx);
-        await recordTransitions(
-          trx,
-          rows.map((r) => ({ owner_id: r.owner_id, id: r.id, from: r.previous, status: r.status })),
-        );
-        return rows.map(({ previous: _previous, ...task }) => task);
-      });
+        ),
+        ${transitionCtes("changed")}
+        SELECT id, owner_id, type, payload, attempts, max_attempts, status, ${NOTICES} AS notices
+        FROM changed
+      `.execute(db);
+      return rows.map(withoutBookkeeping);
     },
 
     /**
@@ -315,21 +308,19 @@ export function createTaskRepository(db: Kysely<Database>) {
       const oks: boolean[] = [];
       const results: (string | null)[] = [];
       const errors: (string | null)[] = [];
+      const retryAts: string[] = [];
+      const now = Date.now();
       for (const o of outcomes) {
         ids.push(o.taskId);
         attempts.push(o.attempt);
         oks.push(o.ok);
         results.push(o.ok ? JSON.stringify(o.result ?? null) : null);
         errors.push(o.ok ? null : o.error.slice(0, MAX_ERROR_LENGTH));
+        // Used only if the outcome makes the task RETRYING (the attempt is the task's).
+        retryAts.push(new Date(now + retryDelayMs(o.attempt, retry)).toISOString());
       }
-      return db.transaction().execute(async (trx) => {
-        const { rows } = await sql<{
-          id: string;
-          owner_id: string;
-          type: string;
-          status: TaskStatus;
-          attempts: number;
-        }>`
+      const { rows } = await sql<{ id: string; status: TaskStatus }>`${sql.raw(PREPARED)}
+        WITH changed AS (
           UPDATE tasks AS t SET
             status = CASE WHEN o.ok THEN 'DONE'
                           WHEN t.attempts >= t.max_attempts THEN 'FAILED'
@@ -340,35 +331,21 @@ export function createTaskRepository(db: Kysely<Database>) {
             updated_at = now()
           FROM (
             SELECT * FROM unnest(${ids}::uuid[], ${attempts}::int[], ${oks}::bool[],
-                                 ${results}::text[], ${errors}::text[])
-              AS o(id, attempt, ok, result, error)
+                                 ${results}::text[], ${errors}::text[], ${retryAts}::timestamptz[])
+              AS o(id, attempt, ok, result, error, retry_at)
             ORDER BY id
           ) AS o
           WHERE t.id = o.id AND t.status = 'PROCESSING' AND t.attempts = o.attempt
-          RETURNING t.id, t.owner_id, t.type, t.status, t.attempts
-        `.execute(trx);
-        const now = Date.now();
-        await appendToOutbox(
-          trx,
-          rows
-            .filter((r) => r.status === "RETRYING")
-            .map((r) => ({
-              destination: TASK_QUEUE_DESTINATION,
-              key: r.id,
-              payload: { task_id: r.id, type: r.type } satisfies TaskMessage,
-              availableAt: new Date(now + retryDelayMs(r.attempts, retry)),
-            })),
-        );
-        const transitions: Transition[] = rows.map((r) => ({
-          owner_id: r.owner_id,
-          id: r.id,
-          from: "PROCESSING",
-          status: r.status,
-        }));
-        await recordTransitions(trx, transitions);
-        for (const r of rows) ended.set(r.id, r.status);
-        return ended;
-      });
+          RETURNING t.id, t.owner_id, t.type, t.priority, t.status,
+                    'PROCESSING'::text AS previous, o.retry_at AS available_at
+        ),
+        retrying AS (SELECT * FROM changed WHERE status = 'RETRYING'),
+        ${queueMessageCtes("retrying")},
+        ${transitionCtes("changed")}
+        SELECT id, status, ${NOTICES} AS notices, ${QUEUED} AS queued FROM changed
+      `.execute(db);
+      for (const r of rows) ended.set(r.id, r.status);
+      return ended;
     },
 
     /** Current statuses, for deliveries that were not claimed. */
@@ -397,35 +374,24 @@ async function retryFailedTasks(
   return db.transaction().execute(async (trx) => {
     // Rows are locked in id order, like every batch here, so two retries cannot deadlock.
     const { rows } = await sql<TaskRow>`
-      UPDATE tasks AS t SET
-        status = 'PENDING', attempts = 0, finished_at = NULL, result = NULL,
-        payload = coalesce(${payload}::jsonb, t.payload), updated_at = now()
-      FROM (
-        SELECT id FROM tasks WHERE id = ANY(${ids}::uuid[]) AND status = 'FAILED'
-        ORDER BY id FOR UPDATE
-      ) AS failed
-      WHERE t.id = failed.id
-      RETURNING t.*
+      WITH changed AS (
+        UPDATE tasks AS t SET
+          status = 'PENDING', attempts = 0, finished_at = NULL, result = NULL,
+          payload = coalesce(${payload}::jsonb, t.payload), updated_at = now()
+        FROM (
+          SELECT id FROM tasks WHERE id = ANY(${ids}::uuid[]) AND status = 'FAILED'
+          ORDER BY id FOR UPDATE
+        ) AS failed
+        WHERE t.id = failed.id
+        RETURNING t.*, 'FAILED'::text AS previous, now() AS available_at
+      ),
+      ${queueMessageCtes("changed")},
+      ${transitionCtes("changed")}
+      SELECT *, ${NOTICES} AS notices, ${QUEUED} AS queued FROM changed
     `.execute(trx);
-    await appendToOutbox(
-      trx,
-      rows.map((row) => ({
-        destination: TASK_QUEUE_DESTINATION,
-        key: row.id,
-        payload: { task_id: row.id, type: row.type } satisfies TaskMessage,
-      })),
-    );
-    await options.also?.(trx, rows);
-    await recordTransitions(
-      trx,
-      rows.map((row) => ({
-        owner_id: row.owner_id,
-        id: row.id,
-        from: "FAILED",
-        status: "PENDING",
-      })),
-    );
-    return rows;
+    const tasks = rows.map(withoutBookkeeping);
+    await options.also?.(trx, tasks);
+    return tasks;
   });
 }
 
@@ -436,27 +402,38 @@ async function cancelTask(
   scope: { ownerId?: string; also?: AlsoInTransaction },
 ): Promise<CancelOutcome> {
   return db.transaction().execute(async (trx) => {
-    let query = trx
-      .selectFrom("tasks")
-      .select(["owner_id", "status"])
-      .where("id", "=", id)
-      .forUpdate();
+    const { rows } = await sql<TaskRow>`
+      WITH changed AS (
+        UPDATE tasks AS t SET status = 'CANCELLED', finished_at = now(), updated_at = now()
+        FROM (
+          SELECT id, status FROM tasks
+          WHERE id = ${id} AND status = ANY(${CANCELLABLE_STATUSES}::text[])
+            AND (${scope.ownerId ?? null}::uuid IS NULL OR owner_id = ${scope.ownerId ?? null}::uuid)
+          FOR UPDATE
+        ) AS prev
+        WHERE t.id = prev.id
+        RETURNING t.*, prev.status AS previous
+      ),
+      ${transitionCtes("changed")}
+      SELECT *, ${NOTICES} AS notices FROM changed
+    `.execute(trx);
+    const [changed] = rows;
+    if (changed) {
+      const task = withoutBookkeeping(changed);
+      await scope.also?.(trx, [task]);
+      return { kind: "cancelled", task };
+    }
+    let query = trx.selectFrom("tasks").select("status").where("id", "=", id);
     if (scope.ownerId) query = query.where("owner_id", "=", scope.ownerId);
     const current = await query.executeTakeFirst();
-    if (!current) return { kind: "not_found" };
-    if (!CANCELLABLE_STATUSES.includes(current.status)) {
-      return { kind: "not_cancellable", status: current.status };
-    }
-    const task = await trx
-      .updateTable("tasks")
-      .set({ status: "CANCELLED", finished_at: sql`now()`, updated_at: sql`now()` })
-      .where("id", "=", id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await scope.also?.(trx, [task]);
-    await recordTransitions(trx, [
-      { owner_id: current.owner_id, id, from: current.status, status: "CANCELLED" },
-    ]);
-    return { kind: "cancelled", task };
+    return current ? { kind: "not_cancellable", status: current.status } : { kind: "not_found" };
   });
+}
+
+/** A row as stored: drops the bookkeeping columns a statement above adds to its RETURNING. */
+function withoutBookkeeping<T extends object>(
+  row: T & { previous?: unknown; available_at?: unknown; notices?: unknown; queued?: unknown },
+): T {
+  const { previous: _p, available_at: _a, notices: _n, queued: _q, ...stored } = row;
+  return stored as T;
 }

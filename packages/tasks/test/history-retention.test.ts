@@ -1,5 +1,5 @@
 import { createDatabase, type DatabaseHandle, migrateUp, sql, type TaskStatus } from "@taskflow/db";
-import { createTestDatabase, engineAvailable, waitFor } from "@taskflow/testing";
+import { createTestDatabase, engineAvailable } from "@taskflow/testing";
 import { uuidv7 } from "uuidv7";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTaskRepository, pruneHistory, type TaskRepository } from "../src/index.ts";

@@ -51,6 +51,9 @@ export function createWorker(options: WorkerOptions) {
   let activeHandlers = 0;
   let subscription: Subscription | undefined;
 
+  const batchSize = (batch: string) => ({
+    onFlush: (size: number) => metrics.batchSize.observe({ batch }, size),
+  });
   const claims = new GroupCommitter<ClaimRequest, ClaimAnswer>(async (requests) => {
     const claimed = await tasks.claim(requests);
     const byId = new Map(claimed.map((task) => [task.id, task]));
@@ -66,12 +69,12 @@ export function createWorker(options: WorkerOptions) {
       }
       return { status: task ? task.status : statuses.get(r.taskId) };
     });
-  });
+  }, batchSize("task_claims"));
 
   const outcomes = new GroupCommitter<TaskOutcome, TaskStatus | undefined>(async (batch) => {
     const ended = await tasks.finish(batch, options.retry);
     return batch.map((o) => ended.get(o.taskId));
-  });
+  }, batchSize("task_outcomes"));
 
   const settle = (delivery: Delivery, outcome: "ack" | "dead" | "skip", type = "unknown") => {
     if (outcome === "dead") delivery.deadLetter("task failed");

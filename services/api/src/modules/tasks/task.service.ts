@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { GroupCommitter } from "@taskflow/db";
 import {
   type CreateOutcome,
+  DEFAULT_TASK_PRIORITY,
   type NewTask,
   type TaskRepository,
   type TaskStatus,
@@ -17,6 +18,8 @@ export interface CreateTaskInput {
   title?: string | null | undefined;
   payload?: unknown;
   max_attempts?: number | undefined;
+  /** 0 (most urgent) … 9. */
+  priority?: number | undefined;
   /** ISO 8601 date-time: start no earlier than this. */
   run_at?: string | undefined;
 }
@@ -57,9 +60,16 @@ function parseRunAt(text: string): Date {
 }
 
 /** The task use cases behind /api/tasks. Creates from concurrent requests are group-committed. */
-export function createTaskService(deps: { tasks: TaskRepository; handlers: TaskHandlerRegistry }) {
+export function createTaskService(deps: {
+  tasks: TaskRepository;
+  handlers: TaskHandlerRegistry;
+  /** Told the size of each batch of creates written together. */
+  onBatch?: (size: number) => void;
+}) {
   const { tasks, handlers } = deps;
-  const creates = new GroupCommitter<NewTask, CreateOutcome>((batch) => tasks.createMany(batch));
+  const creates = new GroupCommitter<NewTask, CreateOutcome>((batch) => tasks.createMany(batch), {
+    onFlush: deps.onBatch,
+  });
 
   return {
     async create(
@@ -88,6 +98,7 @@ export function createTaskService(deps: { tasks: TaskRepository; handlers: TaskH
         title: input.title ?? null,
         payload: input.payload ?? {},
         maxAttempts: input.max_attempts ?? 3,
+        priority: input.priority,
         idempotencyKey,
         requestHash: idempotencyKey
           ? createHash("sha256")
@@ -97,6 +108,7 @@ export function createTaskService(deps: { tasks: TaskRepository; handlers: TaskH
                   title: input.title ?? null,
                   payload: input.payload ?? {},
                   max_attempts: input.max_attempts ?? 3,
+                  priority: input.priority ?? DEFAULT_TASK_PRIORITY,
                 }),
               )
               .digest("base64url")
