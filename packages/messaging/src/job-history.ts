@@ -152,7 +152,7 @@ class HistoryWriter {
             result: (eb) => eb.ref("excluded.result"),
             // A running attempt keeps showing why the previous one failed.
             failed_reason: sql`CASE WHEN excluded.state = 'active'
-                                    THEN job_history.failed_reason
+                                    THEN coalesce(excluded.failed_reason, job_history.failed_reason)
                                     ELSE excluded.failed_reason END`,
             started_at: sql`coalesce(excluded.started_at, job_history.started_at)`,
             finished_at: (eb) => eb.ref("excluded.finished_at"),
@@ -184,10 +184,13 @@ function coalesce(batch: readonly JobEvent[]): JobEvent[] {
         ? before.at
         : before.startedAt
       : undefined;
-    byJob.set(
-      event.run.id,
-      startedAt && event.state !== "active" ? { ...event, startedAt } : event,
-    );
+    let latest = startedAt && event.state !== "active" ? { ...event, startedAt } : event;
+    // A retry that starts in the same batch as the failure before it: the row it writes
+    // still says why that attempt failed.
+    if (latest.state === "active" && !sameAttempt && before?.reason !== undefined) {
+      latest = { ...latest, reason: before.reason };
+    }
+    byJob.set(event.run.id, latest);
   }
   return [...byJob.values()];
 }
