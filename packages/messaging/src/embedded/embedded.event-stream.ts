@@ -1,0 +1,232 @@
+import type { DatabaseHandle } from "@taskflow/db";
+import { sql } from "@taskflow/db";
+import type {
+  EventStream,
+  StoredRecord,
+  StreamRecord,
+  StreamSubscription,
+} from "../event-stream.ts";
+import { consumeDefaults, StreamConsumer, type StreamReader } from "../event-stream-consumer.ts";
+import { assertStreamName, partitionOf } from "../event-stream-partition.ts";
+
+export interface EmbeddedEventStreamOptions {
+  database: DatabaseHandle;
+  /** Longest wait between looks at the log (and, standing by, at the lock) without a NOTIFY. */
+  pollMs?: number;
+  /** Partitions of a topic created without a count. */
+  defaultPartitions?: number;
+  onError?: (error: Error) => void;
+}
+
+const STREAM_CHANNEL = "taskflow_stream";
+
+interface OffsetsRead {
+  /** The next offset per partition once the batch is committed. */
+  next: Map<number, number>;
+}
+
+/**
+ * The embedded event stream: the log is rows of `stream_records` in the application database,
+ * each group's committed offsets rows of `stream_group_offsets` (see the event_stream
+ * migration). An append is one transaction that locks the partition rows it writes to, takes
+ * their next offsets, inserts the records and NOTIFYs, so consumers wake at once (they also
+ * poll). One consumer per (topic, group) reads at a time — it holds a session advisory lock;
+ * the others stand by and retry the lock every `pollMs` — so a key's records are never handled
+ * by two consumers at once, and a PostgreSQL session that dies releases its lock with it.
+ */
+export function createEmbeddedEventStream(options: EmbeddedEventStreamOptions): EventStream {
+  const { database, onError } = options;
+  const db = database.db;
+  const pollMs = options.pollMs ?? 1_000;
+  const defaultPartitions = options.defaultPartitions ?? 8;
+  // Each running consumer, with what stops its LISTEN.
+  const consumers = new Map<StreamConsumer<OffsetsRead>, () => Promise<void>>();
+  // Fixed at a topic's creation, so known once read.
+  const partitionCounts = new Map<string, number>();
+
+  async function partitionCount(topic: string): Promise<number> {
+    const known = partitionCounts.get(topic);
+    if (known !== undefined) return known;
+    const row = await db
+      .selectFrom("stream_topics")
+      .select("partitions")
+      .where("topic", "=", topic)
+      .executeTakeFirst();
+    if (!row) throw new Error(`event stream: unknown topic "${topic}" (call ensureTopic first)`);
+    partitionCounts.set(topic, row.partitions);
+    return row.partitions;
+  }
+
+  return {
+    engine: "embedded",
+
+    async ensureTopic(topic, topicOptions) {
+      assertStreamName("topic", topic);
+      const partitions = topicOptions?.partitions ?? defaultPartitions;
+      await sql`
+        WITH created AS (
+          INSERT INTO stream_topics (topic, partitions) VALUES (${topic}, ${partitions})
+          ON CONFLICT (topic) DO NOTHING
+          RETURNING topic, partitions
+        )
+        INSERT INTO stream_partitions (topic, partition)
+        SELECT topic, generate_series(0, partitions - 1) FROM created
+      `.execute(db);
+    },
+
+    async append(topic, records: readonly StreamRecord[]) {
+      if (records.length === 0) return;
+      const partitions = await partitionCount(topic);
+      const placed = records.map((r) => partitionOf(r.key, partitions));
+      const touched = [...new Set(placed)].sort((a, b) => a - b);
+      await db.transaction().execute(async (trx) => {
+        // Partition rows locked in one order (no deadlock between two appends), until commit:
+        // a partition's offsets become visible in the order they were handed out.
+        const { rows: locked } = await sql<{ partition: number; next_offset: number }>`
+          SELECT partition, next_offset FROM stream_partitions
+          WHERE topic = ${topic} AND partition = ANY(${touched}::int[])
+          ORDER BY partition
+          FOR UPDATE
+        `.execute(trx);
+        const next = new Map(locked.map((row) => [row.partition, row.next_offset]));
+        const offsets = placed.map((partition) => {
+          const offset = next.get(partition);
+          if (offset === undefined)
+            throw new Error(`event stream: "${topic}" has no partition ${partition}`);
+          next.set(partition, offset + 1);
+          return offset;
+        });
+        await sql`
+          WITH stored AS (
+            INSERT INTO stream_records (topic, partition, "offset", event_id, key, value, headers)
+            SELECT ${topic}, r.* FROM unnest(
+              ${placed}::int[], ${offsets}::bigint[],
+              ${records.map((r) => r.id)}::text[], ${records.map((r) => r.key)}::text[],
+              ${records.map((r) => JSON.stringify(r.value ?? null))}::jsonb[],
+              ${records.map((r) => JSON.stringify(r.headers ?? {}))}::jsonb[]) AS r
+          ),
+          claimed AS (
+            UPDATE stream_partitions p SET next_offset = c.next_offset
+            FROM unnest(${[...next.keys()]}::int[], ${[...next.values()]}::bigint[])
+                 AS c(partition, next_offset)
+            WHERE p.topic = ${topic} AND p.partition = c.partition
+          )
+          SELECT pg_notify(${STREAM_CHANNEL}, ${topic})
+        `.execute(trx);
+      });
+    },
+
+    async consume(topic, group, handle, consumeOptions) {
+      assertStreamName("topic", topic);
+      assertStreamName("group", group);
+      const { maxBatch, retryDelayMs } = consumeDefaults(consumeOptions);
+      await partitionCount(topic);
+      const reader = embeddedReader(database, topic, group);
+      const consumer = new StreamConsumer(reader, handle, {
+        maxBatch,
+        retryDelayMs,
+        pollMs,
+        readBlocks: false,
+        ...(onError ? { onError } : {}),
+      });
+      const unlisten = await database.listen(STREAM_CHANNEL, (payload) => {
+        if (payload === topic) consumer.wake();
+      });
+      consumers.set(consumer, unlisten);
+      database.onReconnect(() => consumer.wake());
+      return {
+        async stop() {
+          await unlisten();
+          await consumer.stop();
+          consumers.delete(consumer);
+        },
+      } satisfies StreamSubscription;
+    },
+
+    async resetGroup(topic, group) {
+      await db
+        .deleteFrom("stream_group_offsets")
+        .where("topic", "=", topic)
+        .where("consumer_group", "=", group)
+        .execute();
+    },
+
+    async close() {
+      await Promise.all(
+        [...consumers].map(async ([consumer, unlisten]) => {
+          await unlisten();
+          await consumer.abandon();
+        }),
+      );
+      consumers.clear();
+    },
+  };
+}
+
+function embeddedReader(
+  database: DatabaseHandle,
+  topic: string,
+  group: string,
+): StreamReader<OffsetsRead> {
+  const db = database.db;
+  return {
+    acquire: () => database.tryLock(`taskflow_stream:${topic}:${group}`),
+
+    async read(max) {
+      // Per partition, the records after the group's offset (by the primary key), then the
+      // first `max` of them taking partitions in turn; within a partition, in offset order.
+      const { rows } = await sql<{
+        partition: number;
+        offset: number;
+        event_id: string;
+        key: string;
+        value: unknown;
+        headers: Record<string, string>;
+        appended_at: Date;
+      }>`
+        SELECT r.partition, r."offset", r.event_id, r.key, r.value, r.headers, r.appended_at
+        FROM stream_partitions p
+        LEFT JOIN stream_group_offsets g
+          ON g.topic = p.topic AND g.consumer_group = ${group} AND g.partition = p.partition
+        CROSS JOIN LATERAL (
+          SELECT * FROM stream_records r
+          WHERE r.topic = p.topic AND r.partition = p.partition
+            AND r."offset" >= coalesce(g.next_offset, 0)
+          ORDER BY r."offset"
+          LIMIT ${max}
+        ) r
+        WHERE p.topic = ${topic} AND p.next_offset > coalesce(g.next_offset, 0)
+        ORDER BY r."offset" - coalesce(g.next_offset, 0), r.partition
+        LIMIT ${max}
+      `.execute(db);
+      if (rows.length === 0) return undefined;
+      const next = new Map<number, number>();
+      const records: StoredRecord[] = rows.map((row) => {
+        next.set(row.partition, Math.max(next.get(row.partition) ?? 0, row.offset + 1));
+        return {
+          topic,
+          partition: row.partition,
+          offset: String(row.offset),
+          id: row.event_id,
+          key: row.key,
+          value: row.value,
+          headers: row.headers,
+          appendedAt: new Date(row.appended_at),
+        };
+      });
+      return { records, batch: { next } };
+    },
+
+    async commit({ next }) {
+      // Its own statement, after the handler resolved (no transaction spans the handler).
+      await sql`
+        INSERT INTO stream_group_offsets (topic, consumer_group, partition, next_offset)
+        SELECT ${topic}, ${group}, o.partition, o.next_offset
+        FROM unnest(${[...next.keys()]}::int[], ${[...next.values()]}::bigint[])
+             AS o(partition, next_offset)
+        ON CONFLICT (topic, consumer_group, partition)
+        DO UPDATE SET next_offset = excluded.next_offset, committed_at = now()
+      `.execute(db);
+    },
+  };
+}
