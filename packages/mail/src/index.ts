@@ -2,6 +2,7 @@ export * from "./alert-jobs.ts";
 export * from "./create-mailer.ts";
 export * from "./mail-jobs.ts";
 export * from "./mailer.ts";
+export * from "./order-jobs.ts";
 export * from "./sink.mailer.ts";
 export * from "./smtp.mailer.ts";
 export * from "./templates.ts";

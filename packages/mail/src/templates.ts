@@ -23,6 +23,15 @@ export interface EmailTemplates {
     fired_at: string;
     app_url: string;
   };
+  /** Money comes formatted ("1,234.56 EUR"). */
+  "order-confirmation": {
+    name: string;
+    order_id: string;
+    created_at: string;
+    items: { quantity: number; name: string; sku: string; line_total: string }[];
+    total: string;
+    app_url: string;
+  };
 }
 
 export type EmailTemplateName = keyof EmailTemplates;

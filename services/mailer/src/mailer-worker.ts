@@ -1,8 +1,11 @@
 import {
   ALERT_EMAIL_JOB,
+  formatMoney,
   isAlertEmailData,
+  isOrderConfirmationEmailData,
   type Mailer,
   MailRejected,
+  ORDER_CONFIRMATION_EMAIL_JOB,
   renderEmail,
   WELCOME_EMAIL_JOB,
   type WelcomeEmailData,
@@ -92,9 +95,36 @@ export function createMailerWorker(options: MailerWorkerOptions) {
     });
   }
 
+  async function sendOrderConfirmation(job: JobRun) {
+    const data = job.data;
+    if (!isOrderConfirmationEmailData(data)) {
+      throw new PermanentJobError("order confirmation job without a recipient and an order");
+    }
+    const content = renderEmail("order-confirmation", {
+      name: data.name,
+      order_id: data.order_id,
+      created_at: data.created_at,
+      items: data.items.map((line) => ({
+        quantity: line.quantity,
+        name: line.name,
+        sku: line.sku,
+        line_total: formatMoney(line.line_total_cents, data.currency),
+      })),
+      total: formatMoney(data.total_cents, data.currency),
+      app_url: options.appUrl,
+    });
+    return mailer.send({
+      messageId: messageIdFor(job.id, options.from),
+      from: options.from,
+      to: data.to,
+      ...content,
+    });
+  }
+
   const handlers: Record<string, (job: JobRun) => Promise<unknown>> = {
     [WELCOME_EMAIL_JOB]: sendWelcome,
     [ALERT_EMAIL_JOB]: sendAlert,
+    [ORDER_CONFIRMATION_EMAIL_JOB]: sendOrderConfirmation,
   };
 
   async function run(job: JobRun): Promise<unknown> {

@@ -1,17 +1,19 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { eventStreams } from "./event-stream.ts";
+import type { NotificationHub } from "./notification-hub.ts";
 import type { TaskEventHub } from "./task-event-hub.ts";
 
 /**
- * GET /api/events: the caller's task changes as Server-Sent Events (`task.updated`). Auth is
- * the bearer header or the HttpOnly session cookie set at login (EventSource sends no
- * headers); a token in the URL is never accepted.
+ * GET /api/events: the caller's task changes (`task.updated`) and new notifications
+ * (`notification.created`) as Server-Sent Events. Auth is the bearer header or the HttpOnly
+ * session cookie set at login (EventSource sends no headers); a token in the URL is never
+ * accepted.
  */
-export const eventRoutes: FastifyPluginAsyncTypebox<{ hub: TaskEventHub }> = async (
-  app,
-  { hub },
-) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<{
+  hub: TaskEventHub;
+  notifications: NotificationHub;
+}> = async (app, { hub, notifications }) => {
   const stream = eventStreams(app);
 
   app.get(
@@ -20,9 +22,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ hub: TaskEventHub }> = asy
       onRequest: app.authenticate,
       schema: {
         tags: ["events"],
-        summary: "Live task updates (text/event-stream)",
+        summary: "Live task updates and notifications (text/event-stream)",
         description:
-          'Each change is `event: task.updated` with `data: {"id": ..., "status": ...}`. A comment line every 15 s keeps proxies from closing the stream.',
+          'Each task change is `event: task.updated` with `data: {"id": ..., "status": ...}`; each new notification `event: notification.created` with `data: {"id": ..., "kind": ..., "title": ...}`. A comment line every 15 s keeps proxies from closing the stream.',
         security: [{ bearerAuth: [] }, { sessionCookie: [] }],
         response: {
           200: Type.String({ description: "text/event-stream" }),
@@ -31,10 +33,23 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ hub: TaskEventHub }> = asy
       },
     },
     async (request, reply) =>
-      stream(request, reply, (send) =>
-        hub.subscribe(request.user.id, (change) =>
+      stream(request, reply, async (send) => {
+        const owner = request.user.id;
+        const stopTasks = await hub.subscribe(owner, (change) =>
           send("task.updated", { id: change.id, status: change.status }),
-        ),
-      ),
+        );
+        try {
+          const stopNotifications = await notifications.subscribe(owner, (n) =>
+            send("notification.created", { id: n.id, kind: n.kind, title: n.title }),
+          );
+          return () => {
+            stopTasks();
+            stopNotifications();
+          };
+        } catch (error) {
+          stopTasks();
+          throw error;
+        }
+      }),
   );
 };

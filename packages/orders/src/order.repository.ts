@@ -1,0 +1,124 @@
+import { appendToOutbox, type Database, type Kysely, type OrderRow } from "@taskflow/db";
+import { EVENT_BUS_DESTINATION, eventEnvelope, eventStreamDestination } from "@taskflow/messaging";
+import { uuidv7 } from "uuidv7";
+import { ORDER_CREATED, ORDERS_TOPIC, type OrderCreated, type OrderLine } from "./order.ts";
+
+/** An order the validator has priced. */
+export interface NewOrder {
+  ownerId: string;
+  items: OrderLine[];
+  totalCents: number;
+  currency: string;
+  note: string | null;
+  idempotencyKey?: string | undefined;
+  /** Fingerprint of the request body, to refuse a reused key with a different body. */
+  requestHash?: string | undefined;
+  /** Trace context (W3C headers) carried by the order's messages. */
+  headers?: Record<string, string>;
+}
+
+export type CreateOrderOutcome =
+  | { kind: "created"; order: OrderRow }
+  | { kind: "replayed"; order: OrderRow }
+  | { kind: "key_reused"; order: OrderRow };
+
+export interface OrderPage {
+  items: OrderRow[];
+  nextCursor: string | null;
+}
+
+/** The orders table's only writer; reads are scoped by owner. */
+export function createOrderRepository(db: Kysely<Database>) {
+  return {
+    /**
+     * Stores the order and its `order.created` event — for the event bus (notifications)
+     * and for the `orders` stream (analytics) — in one transaction.
+     */
+    async create(input: NewOrder): Promise<CreateOrderOutcome> {
+      return db.transaction().execute(async (trx) => {
+        const order = await trx
+          .insertInto("orders")
+          .values({
+            id: uuidv7(),
+            owner_id: input.ownerId,
+            status: "CONFIRMED",
+            items: JSON.stringify(input.items),
+            total_cents: input.totalCents,
+            currency: input.currency,
+            note: input.note,
+            idempotency_key: input.idempotencyKey ?? null,
+            request_hash: input.requestHash ?? null,
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(["owner_id", "idempotency_key"])
+              .where("idempotency_key", "is not", null)
+              .doNothing(),
+          )
+          .returningAll()
+          .executeTakeFirst();
+        if (!order) {
+          const first = await trx
+            .selectFrom("orders")
+            .selectAll()
+            .where("owner_id", "=", input.ownerId)
+            .where("idempotency_key", "=", input.idempotencyKey ?? null)
+            .executeTakeFirstOrThrow();
+          const sameBody = first.request_hash === (input.requestHash ?? null);
+          return { kind: sameBody ? "replayed" : "key_reused", order: first };
+        }
+        const event = eventEnvelope<OrderCreated>(
+          ORDER_CREATED,
+          {
+            order_id: order.id,
+            owner_id: order.owner_id,
+            items: order.items,
+            total_cents: Number(order.total_cents),
+            currency: order.currency,
+            created_at: order.created_at.toISOString(),
+          },
+          { occurredAt: order.created_at },
+        );
+        const headers = input.headers ?? {};
+        await appendToOutbox(trx, [
+          { destination: EVENT_BUS_DESTINATION, key: ORDER_CREATED, payload: event, headers },
+          {
+            destination: eventStreamDestination(ORDERS_TOPIC),
+            key: order.id,
+            payload: event,
+            headers,
+          },
+        ]);
+        return { kind: "created", order };
+      });
+    },
+
+    async get(ownerId: string, id: string): Promise<OrderRow | undefined> {
+      return db
+        .selectFrom("orders")
+        .selectAll()
+        .where("id", "=", id)
+        .where("owner_id", "=", ownerId)
+        .executeTakeFirst();
+    },
+
+    /** Newest first; the cursor is the last id of the previous page (ids are time-ordered). */
+    async list(
+      ownerId: string,
+      { limit, after }: { limit: number; after?: string | undefined },
+    ): Promise<OrderPage> {
+      let query = db
+        .selectFrom("orders")
+        .selectAll()
+        .where("owner_id", "=", ownerId)
+        .orderBy("id", "desc")
+        .limit(limit + 1);
+      if (after) query = query.where("id", "<", after);
+      const rows = await query.execute();
+      const items = rows.slice(0, limit);
+      return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+    },
+  };
+}
+
+export type OrderRepository = ReturnType<typeof createOrderRepository>;

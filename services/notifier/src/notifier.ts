@@ -1,0 +1,99 @@
+import type { Delivery, EventBus, Subscription } from "@taskflow/messaging";
+import { isEventEnvelope } from "@taskflow/messaging";
+import type { NotificationRepository } from "@taskflow/notifications";
+import type { Logger, Metrics } from "@taskflow/observability";
+import { ORDER_CREATED, type OrderCreated } from "@taskflow/orders";
+
+/** The notifier's own queue on the event bus. */
+export const NOTIFIER_QUEUE = "notifier";
+
+export interface NotifierOptions {
+  bus: EventBus;
+  notifications: NotificationRepository;
+  logger: Logger;
+  metrics: Metrics;
+  /** Deliveries held at once. */
+  prefetch?: number;
+  /** Its queue's name (tests give each run its own). */
+  queue?: string;
+}
+
+/** Pause before handing back a delivery whose commit failed, so an outage is not a hot loop. */
+const REQUEUE_AFTER_ERROR_MS = 1_000;
+
+function isOrderCreated(data: unknown): data is OrderCreated {
+  if (!data || typeof data !== "object") return false;
+  const order = data as Record<string, unknown>;
+  return (
+    typeof order.order_id === "string" &&
+    typeof order.owner_id === "string" &&
+    Array.isArray(order.items) &&
+    typeof order.total_cents === "number" &&
+    typeof order.currency === "string" &&
+    typeof order.created_at === "string"
+  );
+}
+
+/**
+ * The notifier: its own durable queue on the event bus, bound to `order.created`. For each
+ * order: a notification for its owner, a live `notification.created`, and an order
+ * confirmation email job — one transaction, once per event id — and only then the ack.
+ */
+export function createNotifier(options: NotifierOptions) {
+  const { bus, notifications, logger, metrics } = options;
+  const queueName = options.queue ?? NOTIFIER_QUEUE;
+  const stats = { inFlight: 0, processed: 0, failed: 0 };
+  const running = new Set<Promise<void>>();
+  let subscription: Subscription | undefined;
+
+  async function handle(delivery: Delivery) {
+    const event = delivery.message.body;
+    if (!isEventEnvelope(event) || event.type !== ORDER_CREATED || !isOrderCreated(event.data)) {
+      logger.warn({ messageId: delivery.message.id }, "not an order.created event: dead-lettered");
+      delivery.deadLetter("not an order.created event");
+      stats.failed++;
+      metrics.consumed.inc({ queue: queueName, outcome: "dead" });
+      return;
+    }
+    try {
+      const made = await notifications.recordOrderCreated({ ...event, data: event.data });
+      delivery.ack();
+      stats.processed++;
+      metrics.consumed.inc({ queue: queueName, outcome: made ? "ack" : "skip" });
+    } catch (error) {
+      logger.error({ err: error, eventId: event.id }, "could not record the notification");
+      await new Promise((resolve) => setTimeout(resolve, REQUEUE_AFTER_ERROR_MS));
+      delivery.requeue();
+      metrics.consumed.inc({ queue: queueName, outcome: "requeue" });
+    }
+  }
+
+  return {
+    stats,
+    async start() {
+      const queue = await bus.subscribe(queueName, [ORDER_CREATED]);
+      subscription = await queue.consume(
+        (delivery) => {
+          stats.inFlight++;
+          const work = handle(delivery).finally(() => {
+            stats.inFlight--;
+            running.delete(work);
+          });
+          running.add(work);
+        },
+        { prefetch: options.prefetch ?? 50 },
+      );
+      logger.info({ queue: queueName, engine: bus.engine }, "notifier consuming");
+    },
+    /** Stops taking events; what is in flight is committed and acknowledged first (bounded). */
+    async stop(timeoutMs: number) {
+      await subscription?.stop();
+      await Promise.race([
+        Promise.all([...running]),
+        new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
+      ]);
+    },
+  };
+}
+
+export type Notifier = ReturnType<typeof createNotifier>;
