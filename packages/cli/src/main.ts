@@ -11,12 +11,16 @@ import {
 import { onShutdownSignal } from "@taskflow/observability";
 import {
   type RunningRole,
+  rebuildAnalytics,
   startAlerts,
+  startAnalytics,
   startApi,
   startMailer,
+  startNotifier,
   startOps,
   startRelay,
   startScheduler,
+  startValidator,
   startWorker,
 } from "./roles.ts";
 import { assertMigrated, openRuntime } from "./runtime.ts";
@@ -24,14 +28,20 @@ import { assertMigrated, openRuntime } from "./runtime.ts";
 const USAGE = `Usage: taskflow <command>
 
 Commands:
-  start                 every role in one process (api, relay, worker, mailer, scheduler,
-                        alerts); migrates first
+  start                 every role in one process (api, relay, worker, mailer, notifier,
+                        analytics, scheduler, alerts, validator); migrates first
   api                   the HTTP API
   worker                a task worker
   relay                 the outbox relay
   mailer                runs the email jobs (SMTP, or the embedded mail sink)
+  notifier              turns order events into notifications and confirmation emails
+  analytics             counts the orders and tasks streams into per-minute aggregates
+  analytics rebuild     recounts them from the start of the streams (the analytics role
+                        must be stopped: refused while one runs), prints a summary, exits
   scheduler             fires the cron schedules (any number may run), prunes old history
   alerts                evaluates the alert rules (webhook and email; one acts at a time)
+  validator             the gRPC order validator and product catalog on TASKFLOW_PORT
+                        (HTTP ops endpoints on TASKFLOW_OPS_PORT, if set)
   migrate up            apply pending migrations
   migrate down [N]      revert the last N migrations (default 1)
   migrate status        list migrations and when each was applied
@@ -44,7 +54,18 @@ Configuration comes from TASKFLOW_* environment variables (see README.md).
 Without TASKFLOW_DATABASE_URL / TASKFLOW_AMQP_URL / TASKFLOW_REDIS_URL / TASKFLOW_SMTP_URL,
 embedded engines are used.`;
 
-const ROLES = ["start", "api", "worker", "relay", "mailer", "scheduler", "alerts"] as const;
+const ROLES = [
+  "start",
+  "api",
+  "worker",
+  "relay",
+  "mailer",
+  "notifier",
+  "analytics",
+  "scheduler",
+  "alerts",
+  "validator",
+] as const;
 type Role = (typeof ROLES)[number];
 
 async function runRoles(command: Role): Promise<void> {
@@ -67,10 +88,20 @@ async function runRoles(command: Role): Promise<void> {
         rt.logger.info({ applied: applied.map((m) => m.migrationName) }, "migrated");
       roles.push(await startWorker(rt));
       roles.push(await startMailer(rt));
+      roles.push(await startNotifier(rt));
+      roles.push(await startAnalytics(rt));
       roles.push(await startRelay(rt));
       roles.push(await startScheduler(rt));
       roles.push(await startAlerts(rt));
-      roles.push(await startApi(rt, { port: config.port }));
+      // Without TASKFLOW_VALIDATOR_URL the validator runs here, still reached over gRPC: on
+      // loopback, on a port of the system's choosing.
+      let validatorUrl = config.validator.url;
+      if (!validatorUrl) {
+        const validator = await startValidator(rt, { host: "127.0.0.1", port: 0 });
+        roles.push(validator);
+        validatorUrl = validator.url;
+      }
+      roles.push(await startApi(rt, { port: config.port, validatorUrl }));
       return;
     }
     await assertMigrated(rt.database);
@@ -87,9 +118,22 @@ async function runRoles(command: Role): Promise<void> {
       roles.push(await startMailer(rt));
       roles.push(await startOps(rt, { port: config.port }));
     }
+    if (command === "notifier") {
+      roles.push(await startNotifier(rt));
+      roles.push(await startOps(rt, { port: config.port }));
+    }
+    if (command === "analytics") {
+      roles.push(await startAnalytics(rt));
+      roles.push(await startOps(rt, { port: config.port }));
+    }
     if (command === "scheduler") {
       roles.push(await startScheduler(rt));
       roles.push(await startOps(rt, { port: config.port }));
+    }
+    if (command === "validator") {
+      roles.push(
+        await startValidator(rt, { host: config.host, port: config.port, opsPort: config.opsPort }),
+      );
     }
     if (command === "alerts") {
       roles.push(await startAlerts(rt));
@@ -149,6 +193,20 @@ async function migrate(args: string[]): Promise<void> {
 
 class UsageError extends Error {}
 
+/** `taskflow analytics rebuild`, run while no analytics role does. */
+async function analytics(args: string[]): Promise<void> {
+  if (args.length !== 1 || args[0] !== "rebuild")
+    throw new UsageError(`unknown analytics action "${args.join(" ")}"`);
+  const config = loadConfig();
+  const rt = await openRuntime(config, "analytics-rebuild");
+  try {
+    await assertMigrated(rt.database);
+    console.log(await rebuildAnalytics(rt));
+  } finally {
+    await rt.close();
+  }
+}
+
 /** `taskflow user create EMAIL NAME`, the password on standard input (never in argv). */
 async function user(args: string[]): Promise<void> {
   const [action, email, ...nameParts] = args;
@@ -201,6 +259,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (command === "migrate") return await migrate(rest);
     if (command === "user") return await user(rest);
+    if (command === "analytics" && rest.length > 0) return await analytics(rest);
     if ((ROLES as readonly string[]).includes(command)) return await runRoles(command as Role);
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {

@@ -4,14 +4,28 @@ import {
   createAlertEvaluator,
   registerAlertGauges,
 } from "@taskflow/alerts";
-import { buildApp, countRequests } from "@taskflow/api";
+import {
+  createAnalyticsConsumer,
+  formatRebuildSummary,
+  rebuildAnalytics as rebuildAnalyticsAggregates,
+} from "@taskflow/analytics";
+import { buildApp, countRequests, grpcOrderValidator } from "@taskflow/api";
+import type { TokenService } from "@taskflow/auth";
 import { createHeartbeat, outboxLag, type ProcessStats } from "@taskflow/db";
 import { createMailer } from "@taskflow/mail";
 import { createMailerWorker } from "@taskflow/mailer";
+import { createNotificationRepository } from "@taskflow/notifications";
+import { createNotifier } from "@taskflow/notifier";
 import { startOpsServer } from "@taskflow/observability";
+import { ORDERS_TOPIC } from "@taskflow/orders";
 import { createRelay, outboxPublishers } from "@taskflow/relay";
 import { createHistoryPruner, createScheduler } from "@taskflow/scheduler";
-import { createScheduleRepository, createTaskRepository } from "@taskflow/tasks";
+import { createScheduleRepository, createTaskRepository, TASKS_TOPIC } from "@taskflow/tasks";
+import {
+  createProductRepository,
+  createValidatorClient,
+  createValidatorServer,
+} from "@taskflow/validator";
 import { createWorker, taskHandlers } from "@taskflow/worker";
 import type { Runtime } from "./runtime.ts";
 import { tokenServiceFor } from "./runtime.ts";
@@ -76,12 +90,48 @@ function refreshTaskGauges(rt: Runtime) {
   });
 }
 
-/** The HTTP API, with the operations routes on the same port. */
-export async function startApi(rt: Runtime, options: { port: number }): Promise<RunningRole> {
+/**
+ * A token for calls this process makes to other services as itself (the API to the
+ * validator), issued by the shared token service and renewed before it expires.
+ */
+function serviceToken(tokens: TokenService, service: string): () => Promise<string> {
+  let current: { token: string; renewAt: number } | undefined;
+  return async () => {
+    if (!current || Date.now() >= current.renewAt) {
+      const issued = await tokens.issue({
+        id: `service:${service}`,
+        email: `${service}@services.taskflow.internal`,
+        name: service,
+      });
+      // Renewed at half its life: a call never carries a token about to expire.
+      current = {
+        token: issued.access_token,
+        renewAt: Date.now() + (issued.expires_in * 1000) / 2,
+      };
+    }
+    return current.token;
+  };
+}
+
+/**
+ * The HTTP API, with the operations routes on the same port. Orders are validated by the
+ * validator at `validatorUrl` (TASKFLOW_VALIDATOR_URL, or the one `start` runs in-process).
+ */
+export async function startApi(
+  rt: Runtime,
+  options: { port: number; validatorUrl?: string | undefined },
+): Promise<RunningRole> {
   refreshTaskGauges(rt);
+  const tokens = tokenServiceFor(rt.config, rt.logger);
+  const validatorUrl = options.validatorUrl ?? rt.config.validator.url;
+  const validator = validatorUrl
+    ? createValidatorClient(validatorUrl, serviceToken(tokens, "api"))
+    : undefined;
+  if (!validator) rt.logger.warn("TASKFLOW_VALIDATOR_URL unset: orders answer 503");
   const app = await buildApp({
+    ...(validator ? { orderValidator: grpcOrderValidator(validator) } : {}),
     database: rt.database,
-    tokens: tokenServiceFor(rt.config, rt.logger),
+    tokens,
     handlers: taskHandlers,
     logger: rt.logger.child({ role: "api" }),
     metrics: rt.metrics,
@@ -103,7 +153,13 @@ export async function startApi(rt: Runtime, options: { port: number }): Promise<
   // Concurrency 0: the API takes as many requests as come.
   return withHeartbeat(
     rt,
-    { name: "api", stop: () => app.close() },
+    {
+      name: "api",
+      async stop() {
+        await app.close();
+        validator?.close();
+      },
+    },
     { concurrency: 0, stats: () => requests.stats },
   );
 }
@@ -137,16 +193,29 @@ export async function startWorker(rt: Runtime): Promise<RunningRole> {
   };
 }
 
+/** The event stream's topics whose events the outbox holds (record key: the entity's id). */
+const STREAM_TOPICS = [ORDERS_TOPIC, TASKS_TOPIC];
+/** Their partitions, fixed when the first role (relay or analytics) creates them. */
+const STREAM_PARTITIONS = 3;
+
 export async function startRelay(rt: Runtime): Promise<RunningRole> {
   rt.metrics.onCollect(async () => {
     const lag = await outboxLag(rt.database.db);
     rt.metrics.outboxPending.set(lag.pending);
     rt.metrics.outboxLagSeconds.set(lag.oldestSeconds);
   });
+  const stream = rt.eventStream();
+  for (const topic of STREAM_TOPICS)
+    await stream.ensureTopic(topic, { partitions: STREAM_PARTITIONS });
   const relay = createRelay({
     database: rt.database,
     publishers: {
-      ...outboxPublishers({ taskQueue: rt.taskQueue, jobQueue: rt.jobQueue }),
+      ...outboxPublishers({
+        taskQueue: rt.taskQueue,
+        jobQueue: rt.jobQueue,
+        eventBus: rt.eventBus(),
+        eventStream: { stream, topics: STREAM_TOPICS },
+      }),
       // Without a webhook, alert rows written earlier (when one was set) are let go.
       [ALERT_WEBHOOK_DESTINATION]: rt.config.alerts.webhookUrl
         ? alertWebhookPublisher(rt.config.alerts.webhookUrl)
@@ -199,6 +268,61 @@ export async function startMailer(rt: Runtime): Promise<RunningRole> {
   };
 }
 
+/** Turns order events into notifications and confirmation emails (its own bus queue). */
+export async function startNotifier(rt: Runtime): Promise<RunningRole> {
+  const notifier = createNotifier({
+    bus: rt.eventBus(),
+    notifications: createNotificationRepository(rt.database.db),
+    logger: rt.logger.child({ role: "notifier" }),
+    metrics: rt.metrics,
+  });
+  await notifier.start();
+  return withHeartbeat(
+    rt,
+    { name: "notifier", stop: () => notifier.stop(rt.config.shutdownTimeoutMs) },
+    { concurrency: 50, stats: () => notifier.stats },
+  );
+}
+
+/**
+ * Counts the orders and tasks streams into the analytics aggregates, each event exactly once.
+ * One analytics consumer counts at a time (it holds the group's advisory lock); another
+ * stands by. Stopping finishes and commits the batches in hand.
+ */
+export async function startAnalytics(rt: Runtime): Promise<RunningRole> {
+  const stream = rt.eventStream();
+  for (const topic of STREAM_TOPICS)
+    await stream.ensureTopic(topic, { partitions: STREAM_PARTITIONS });
+  const analytics = createAnalyticsConsumer({
+    stream,
+    database: rt.database,
+    logger: rt.logger.child({ role: "analytics" }),
+    metrics: rt.metrics,
+  });
+  await analytics.start();
+  return withHeartbeat(
+    rt,
+    { name: "analytics", stop: () => analytics.stop() },
+    { concurrency: analytics.concurrency, stats: () => analytics.stats },
+  );
+}
+
+/**
+ * `taskflow analytics rebuild`: empties the aggregates and recounts the streams from their
+ * start (refused while an analytics consumer runs). Answers the summary line.
+ */
+export async function rebuildAnalytics(rt: Runtime): Promise<string> {
+  const stream = rt.eventStream();
+  for (const topic of STREAM_TOPICS)
+    await stream.ensureTopic(topic, { partitions: STREAM_PARTITIONS });
+  const summary = await rebuildAnalyticsAggregates({
+    stream,
+    database: rt.database,
+    logger: rt.logger.child({ role: "analytics-rebuild" }),
+  });
+  return formatRebuildSummary(summary);
+}
+
 /** Fires the cron schedules (any number may run) and prunes the history past its retention. */
 export async function startScheduler(rt: Runtime): Promise<RunningRole> {
   const scheduler = createScheduler({
@@ -245,6 +369,55 @@ export async function startAlerts(rt: Runtime): Promise<RunningRole> {
     { name: "alerts", stop: () => alerts.stop() },
     { concurrency: 1, stats: () => alerts.stats },
   );
+}
+
+/**
+ * The order validator: gRPC on host:port (port 0: an ephemeral one; `url` is what clients
+ * dial), its health in grpc.health.v1. Its HTTP ops endpoints, which depend only on the
+ * database, listen on `opsPort` when one is given.
+ */
+export async function startValidator(
+  rt: Runtime,
+  options: { host: string; port: number; opsPort?: number | undefined },
+): Promise<RunningRole & { url: string }> {
+  const logger = rt.logger.child({ role: "validator" });
+  const server = createValidatorServer({
+    products: createProductRepository(rt.database.db),
+    tokens: tokenServiceFor(rt.config, rt.logger),
+    logger,
+    ready: () => rt.database.ping(),
+  });
+  const { url } = await server.listen(options.host, options.port);
+  logger.info({ url }, "validator listening (gRPC)");
+  let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
+  try {
+    if (options.opsPort !== undefined) {
+      ops = await startOpsServer({
+        host: rt.config.host,
+        port: options.opsPort,
+        logger,
+        checks: { database: () => rt.database.ping() },
+        metrics: rt.metrics,
+      });
+      logger.info({ url: ops.url }, "operations endpoints listening");
+    }
+  } catch (error) {
+    await server.shutdown(0);
+    throw error;
+  }
+  const role = await withHeartbeat(
+    rt,
+    {
+      name: "validator",
+      async stop() {
+        await server.shutdown(rt.config.shutdownTimeoutMs);
+        await ops?.app.close();
+      },
+    },
+    // Concurrency 0: it takes as many calls as come.
+    { concurrency: 0, stats: () => server.stats },
+  );
+  return { ...role, url };
 }
 
 /** /healthz, /readyz and /metrics for a role without an HTTP API of its own. */

@@ -5,8 +5,12 @@ import { createTokenService, type TokenService } from "@taskflow/auth";
 import type { Config } from "@taskflow/config";
 import { createDatabase, type DatabaseHandle, migrationStatus } from "@taskflow/db";
 import {
+  createEventBus,
+  createEventStream,
   createJobQueue,
   createTaskQueue,
+  type EventBus,
+  type EventStream,
   type JobQueue,
   type TaskQueue,
   withJobHistory,
@@ -21,6 +25,10 @@ export interface Runtime {
   database: DatabaseHandle;
   taskQueue: TaskQueue;
   jobQueue: JobQueue;
+  /** The event bus (RabbitMQ topic exchange or embedded), opened by the first role that asks. */
+  eventBus(): EventBus;
+  /** The event stream (Kafka, Redis Streams, NATS JetStream or embedded), opened on demand. */
+  eventStream(): EventStream;
   close(): Promise<void>;
 }
 
@@ -61,6 +69,8 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
     },
     "engines selected",
   );
+  let eventBus: EventBus | undefined;
+  let eventStream: EventStream | undefined;
   return {
     config,
     logger,
@@ -68,7 +78,30 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
     database,
     taskQueue,
     jobQueue,
+    eventBus() {
+      eventBus ??= createEventBus({
+        amqpUrl: config.amqp.url,
+        database,
+        onError: (error) =>
+          logger.warn({ err: error }, "RabbitMQ connection problem; reconnecting"),
+      });
+      return eventBus;
+    },
+    eventStream() {
+      eventStream ??= createEventStream(config.stream.url, {
+        database,
+        clientId: `taskflow-${service}`,
+        onError: (error) => logger.warn({ err: error }, "event stream problem; retrying"),
+      });
+      return eventStream;
+    },
     async close() {
+      await eventStream
+        ?.close()
+        .catch((error: unknown) => logger.warn({ err: error }, "closing the event stream"));
+      await eventBus
+        ?.close()
+        .catch((error: unknown) => logger.warn({ err: error }, "closing the event bus"));
       await taskQueue
         .close()
         .catch((error: unknown) => logger.warn({ err: error }, "closing the task queue"));
@@ -93,8 +126,21 @@ export async function assertMigrated(database: DatabaseHandle): Promise<void> {
 /**
  * The JWT signing secret: TASKFLOW_JWT_SECRET, or outside production a random one kept in
  * the data folder (created on first use), so a fresh clone runs with no secret in the repo.
+ * One per configuration: roles in one process (the API and the validator under `taskflow
+ * start`) must verify each other's tokens, even with an in-memory secret.
  */
 export function tokenServiceFor(config: Config, logger: Logger): TokenService {
+  let service = tokenServices.get(config);
+  if (!service) {
+    service = newTokenService(config, logger);
+    tokenServices.set(config, service);
+  }
+  return service;
+}
+
+const tokenServices = new WeakMap<Config, TokenService>();
+
+function newTokenService(config: Config, logger: Logger): TokenService {
   let secret = config.auth.jwtSecret;
   if (!secret && config.database.dataDir.startsWith("memory://")) {
     // Nothing is kept for an in-memory database: neither is its secret.

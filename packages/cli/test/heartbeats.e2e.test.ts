@@ -45,7 +45,17 @@ describe.skipIf(!postgres)("heartbeats of `taskflow start`", () => {
             [started.pid],
           )
         ).rows;
-      const roles = ["alerts", "api", "mailer", "relay", "scheduler", "worker"];
+      const roles = [
+        "alerts",
+        "analytics",
+        "api",
+        "mailer",
+        "notifier",
+        "relay",
+        "scheduler",
+        "validator",
+        "worker",
+      ];
       expect((await rows()).map((r) => [r.role, r.stopped])).toEqual(
         roles.map((role) => [role, false]),
       );

@@ -62,3 +62,32 @@ describe("loadConfig", () => {
     expect(loadConfig({ TASKFLOW_WORKER_PREFETCH: "7" }).worker.prefetch).toBe(7);
   });
 });
+
+describe("TASKFLOW_STREAM_URL", () => {
+  it("is unset (embedded) by default and takes a Kafka broker list, Redis or NATS", () => {
+    expect(loadConfig({}).stream.url).toBeUndefined();
+    for (const url of [
+      "kafka://127.0.0.1:9092",
+      "kafka://k1:9092,k2:9092,[::1]:9093",
+      "redis://127.0.0.1:6379/2",
+      "rediss://user:secret@cache.example.com:6380",
+      "nats://127.0.0.1:4222",
+      "nats://token@n1:4222,nats://n2:4222",
+    ]) {
+      expect(loadConfig({ TASKFLOW_STREAM_URL: url }).stream.url).toBe(url);
+    }
+  });
+
+  it("refuses other schemes and malformed broker lists at start-up", () => {
+    for (const url of [
+      "amqp://127.0.0.1",
+      "kafka://",
+      "kafka://k1:9092,,k2",
+      "kafka://k 1",
+      "redis://",
+      "nats",
+    ]) {
+      expect(() => loadConfig({ TASKFLOW_STREAM_URL: url }), url).toThrow(/TASKFLOW_STREAM_URL/);
+    }
+  });
+});

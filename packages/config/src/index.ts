@@ -8,6 +8,19 @@ const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   TASKFLOW_HOST: z.string().min(1).default("127.0.0.1"),
   TASKFLOW_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /**
+   * Where a role whose TASKFLOW_PORT speaks gRPC (the validator) serves /healthz /readyz
+   * /metrics; unset: no HTTP at all, gRPC health only.
+   */
+  TASKFLOW_OPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * host:port of the validator's gRPC server, for its clients; unset: `taskflow start` runs
+   * the validator in-process (on an ephemeral loopback port).
+   */
+  TASKFLOW_VALIDATOR_URL: z
+    .string()
+    .refine(isHostAndPort, "must be host:port, e.g. validator:50051 or 10.0.0.7:50051")
+    .optional(),
   TASKFLOW_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info"),
@@ -34,6 +47,14 @@ const envSchema = z.object({
     .regex(/^[a-zA-Z0-9._-]{1,200}$/)
     .default("taskflow.jobs"),
   TASKFLOW_MAILER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(8),
+  /**
+   * Event stream: kafka://host:port[,host:port…], redis:// or rediss://, nats://host:port[,…];
+   * unset means the embedded stream in the application database.
+   */
+  TASKFLOW_STREAM_URL: z
+    .string()
+    .refine(isStreamUrl, "must be kafka://host:port[,host:port…], redis(s)://… or nats://…")
+    .optional(),
   /** A crashed job processor's jobs run again after about this long. */
   TASKFLOW_JOB_LEASE_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
   /** SMTP URL (smtp://user:pass@host:587); unset means the embedded mail sink. */
@@ -93,11 +114,24 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** "host:port" with a port from 1 to 65535 (a gRPC target): no scheme, user or path. */
+function isHostAndPort(value: string): boolean {
+  const port = Number(/^[^\s/?#@]+:(\d{1,5})$/.exec(value)?.[1] ?? 0);
+  return (
+    port >= 1 &&
+    port <= 65_535 &&
+    URL.canParse(`grpc://${value}`) &&
+    new URL(`grpc://${value}`).hostname !== ""
+  );
+}
+
 export interface Config {
   env: Env["NODE_ENV"];
   isProduction: boolean;
   host: string;
   port: number;
+  /** The ops endpoints' port of a gRPC role (TASKFLOW_OPS_PORT); undefined: none. */
+  opsPort: number | undefined;
   logLevel: Env["TASKFLOW_LOG_LEVEL"];
   database: { url: string | undefined; dataDir: string; poolSize: number };
   amqp: { url: string | undefined; taskQueue: string };
@@ -108,6 +142,9 @@ export interface Config {
     mailerConcurrency: number;
   };
   mail: { smtpUrl: string | undefined; from: string; appUrl: string };
+  /** The validator's host:port for its clients; undefined: in-process under `taskflow start`. */
+  validator: { url: string | undefined };
+  stream: { url: string | undefined };
   auth: {
     jwtSecret: string | undefined;
     tokenTtlSeconds: number;
@@ -129,6 +166,26 @@ export interface Config {
   worker: { concurrency: number; prefetch: number; retryBaseMs: number; retryMaxMs: number };
   trustProxy: boolean;
   shutdownTimeoutMs: number;
+}
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+
+/** kafka://host[:port],… (a URL parser cannot read the list), one Redis URL, NATS URLs. */
+function isStreamUrl(value: string): boolean {
+  const isUrl = (url: string) => URL.canParse(url) && new URL(url).hostname !== "";
+  switch (/^([a-z]+):\/\//i.exec(value)?.[1]?.toLowerCase()) {
+    case "redis":
+    case "rediss":
+      return isUrl(value);
+    case "nats":
+      return value.split(",").every((url) => isUrl(url.includes("://") ? url : `nats://${url}`));
+    case "kafka": {
+      const hosts = value.slice("kafka://".length).replace(/[/?#].*$/, "");
+      return hosts.split(",").every((host) => HOST_PORT.test(host));
+    }
+    default:
+      return false;
+  }
 }
 
 export class ConfigError extends Error {
@@ -166,6 +223,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     isProduction,
     host: env.TASKFLOW_HOST,
     port: env.TASKFLOW_PORT,
+    opsPort: env.TASKFLOW_OPS_PORT,
     logLevel: env.TASKFLOW_LOG_LEVEL,
     database: {
       url: env.TASKFLOW_DATABASE_URL,
@@ -179,6 +237,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       leaseMs: env.TASKFLOW_JOB_LEASE_MS,
       mailerConcurrency: env.TASKFLOW_MAILER_CONCURRENCY,
     },
+    stream: { url: env.TASKFLOW_STREAM_URL },
+    validator: { url: env.TASKFLOW_VALIDATOR_URL },
     mail: {
       smtpUrl: env.TASKFLOW_SMTP_URL,
       from: env.TASKFLOW_MAIL_FROM,

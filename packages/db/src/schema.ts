@@ -102,6 +102,14 @@ export interface QueueMessagesTable {
   priority: Generated<number>;
 }
 
+/** The embedded event bus: a subscriber queue bound to a routing-key pattern (AMQP topic). */
+export interface BusBindingsTable {
+  exchange: string;
+  queue: string;
+  pattern: string;
+  created_at: Generated<Date>;
+}
+
 export interface QueueDeadLettersTable {
   id: Generated<number>;
   queue: string;
@@ -223,6 +231,130 @@ export interface JobHistoryTable {
   updated_at: Generated<Date>;
 }
 
+/** The product catalog (services/validator); validation reads the stock, never reserves it. */
+export interface ProductsTable {
+  /** Upper-case letters, digits and dashes, e.g. "KB-101". */
+  sku: string;
+  name: string;
+  /** bigint in PostgreSQL; read as a JS number like every int8 here (exact below 2^53). */
+  price_cents: number;
+  /** ISO 4217, e.g. "EUR". */
+  currency: string;
+  /** ≥ 0. */
+  stock: number;
+}
+
+/** The embedded event stream's topics (see the event_stream migration); partitions are fixed at creation. */
+export interface StreamTopicsTable {
+  topic: string;
+  partitions: number;
+  created_at: Generated<Date>;
+}
+
+/** One row per topic partition: the offset its next record gets (taken under the row lock). */
+export interface StreamPartitionsTable {
+  topic: string;
+  partition: number;
+  next_offset: Generated<number>;
+}
+
+/** The embedded event stream's log: append-only, one offset sequence per partition. */
+export interface StreamRecordsTable {
+  topic: string;
+  partition: number;
+  offset: number;
+  event_id: string;
+  key: string;
+  value: Json;
+  headers: ColumnType<Record<string, string>, string | undefined, string>;
+  appended_at: Generated<Date>;
+}
+
+/** Each consumer group's committed offsets: the next offset it reads, per partition. */
+export interface StreamGroupOffsetsTable {
+  topic: string;
+  consumer_group: string;
+  partition: number;
+  next_offset: number;
+  committed_at: Generated<Date>;
+}
+
+/** A line of an order, priced by the validator. */
+export interface OrderLine {
+  sku: string;
+  name: string;
+  quantity: number;
+  unit_price_cents: number;
+  line_total_cents: number;
+}
+
+export interface OrdersTable {
+  id: string;
+  owner_id: string;
+  status: "CONFIRMED";
+  items: ColumnType<OrderLine[], string, string>;
+  /** bigint; read as a JS number (exact below 2^53 cents). */
+  total_cents: number;
+  currency: string;
+  note: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface NotificationsTable {
+  id: string;
+  owner_id: string;
+  /** The event it was made from (unique: one notification per event). */
+  event_id: string;
+  kind: string;
+  title: string;
+  body: string;
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  read_at: Date | null;
+  created_at: Generated<Date>;
+}
+
+/** The event ids the analytics service has counted, per consumer group (see the analytics migration). */
+export interface AnalyticsProcessedEventsTable {
+  consumer: string;
+  event_id: string;
+  processed_at: Generated<Date>;
+}
+
+/** Orders and revenue per minute (of the order's created_at, UTC) and currency. */
+export interface AnalyticsOrderMinutesTable {
+  minute: Timestamp;
+  currency: string;
+  orders: number;
+  revenue_cents: number;
+}
+
+/** Units and revenue per product, minute and currency; `name` as the last counted order had it. */
+export interface AnalyticsProductMinutesTable {
+  minute: Timestamp;
+  sku: string;
+  currency: string;
+  name: string;
+  quantity: number;
+  revenue_cents: number;
+}
+
+/** Tasks that reached DONE (completed) or FAILED per minute of their finished_at. */
+export interface AnalyticsTaskMinutesTable {
+  minute: Timestamp;
+  completed: number;
+  failed: number;
+}
+
+/** Time-to-DONE histogram per minute: `count` tasks in `bucket`, whose representative is `value_ms`. */
+export interface AnalyticsTaskDurationsTable {
+  minute: Timestamp;
+  bucket: number;
+  value_ms: number;
+  count: number;
+}
+
 export interface Database {
   users: UsersTable;
   tasks: TasksTable;
@@ -230,6 +362,7 @@ export interface Database {
   outbox: OutboxTable;
   queue_messages: QueueMessagesTable;
   queue_dead_letters: QueueDeadLettersTable;
+  bus_bindings: BusBindingsTable;
   queue_jobs: QueueJobsTable;
   mail_sink: MailSinkTable;
   process_heartbeats: ProcessHeartbeatsTable;
@@ -237,6 +370,18 @@ export interface Database {
   job_history: JobHistoryTable;
   schedules: SchedulesTable;
   alert_states: AlertStatesTable;
+  stream_topics: StreamTopicsTable;
+  stream_partitions: StreamPartitionsTable;
+  stream_records: StreamRecordsTable;
+  stream_group_offsets: StreamGroupOffsetsTable;
+  products: ProductsTable;
+  orders: OrdersTable;
+  notifications: NotificationsTable;
+  analytics_processed_events: AnalyticsProcessedEventsTable;
+  analytics_order_minutes: AnalyticsOrderMinutesTable;
+  analytics_product_minutes: AnalyticsProductMinutesTable;
+  analytics_task_minutes: AnalyticsTaskMinutesTable;
+  analytics_task_durations: AnalyticsTaskDurationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -248,3 +393,6 @@ export type AuditLogRow = Selectable<AuditLogTable>;
 export type JobHistoryRow = Selectable<JobHistoryTable>;
 export type ScheduleRow = Selectable<SchedulesTable>;
 export type AlertStateRow = Selectable<AlertStatesTable>;
+export type ProductRow = Selectable<ProductsTable>;
+export type OrderRow = Selectable<OrdersTable>;
+export type NotificationRow = Selectable<NotificationsTable>;

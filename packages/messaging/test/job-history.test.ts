@@ -158,7 +158,15 @@ function describeJobHistory(engine: string, fixture: () => Promise<HistoryFixtur
       await queue.add([{ name: "flaky", jobId: "flaky", data: {}, attempts: 3, backoffMs: 20 }]);
       const seen: string[] = [];
       await processWith(queue, async (run) => {
-        const before = await row("flaky");
+        // History is written behind the jobs (batched): the retry may start before the
+        // failure is on record, but the record must come, and keep its reason meanwhile.
+        const before =
+          run.attempt < 2
+            ? await row("flaky")
+            : await waitFor(async () => {
+                const current = await row("flaky");
+                return current?.failed_reason ? current : undefined;
+              });
         seen.push(`${run.attempt}:${before?.state}:${before?.failed_reason ?? ""}`);
         if (run.attempt < 2) throw new Error("not yet");
         return "finally";

@@ -1,5 +1,12 @@
 import { OUTBOX_CHANNEL, type RawBuilder, sql } from "@taskflow/db";
-import { TASK_EVENTS_CHANNEL, TASK_QUEUE_DESTINATION } from "./task.ts";
+import { eventStreamDestination } from "@taskflow/messaging";
+import {
+  TASK_DONE,
+  TASK_EVENTS_CHANNEL,
+  TASK_FAILED,
+  TASK_QUEUE_DESTINATION,
+  TASKS_TOPIC,
+} from "./task.ts";
 
 // pg_notify payloads are capped at 8000 bytes; a change is ~100 bytes as JSON.
 const CHANGES_PER_NOTIFY = 50;
@@ -45,25 +52,60 @@ export function transitionCtes(changed: string): RawBuilder<unknown> {
 export const NOTICES = sql`(SELECT count(*) FROM notified)`;
 
 /**
- * A CTE `queued` that puts a task-queue message in the outbox for each row of `source` (with
- * `id`, `type`, `priority`, and `available_at`: when the message is due), and wakes the relay.
+ * CTEs that put outbox rows for the rows of the statement's `changed` CTE, and wake the relay
+ * when they did:
+ * - `queued`: a task-queue message for each row of `queueFrom` (with `id`, `type`,
+ *   `priority`, and `available_at`: when the message is due);
+ * - `task_events`: with `withEvents`, a task.done / task.failed event for the `tasks` stream
+ *   for each row of `changed` that ended (with `owner_id`, `status`, `attempts`,
+ *   `created_at`, `started_at`, `finished_at`).
  * Read `QUEUED` in the statement so the wake-up runs.
  */
-export function queueMessageCtes(source: string): RawBuilder<unknown> {
-  const rows = sql.table(source);
-  return sql`
+export function outboxCtes(options: { queueFrom?: string; withEvents?: boolean }) {
+  const parts: RawBuilder<unknown>[] = [];
+  const written: string[] = [];
+  if (options.queueFrom) {
+    written.push("queued");
+    parts.push(sql`
     queued AS (
       INSERT INTO outbox (destination, message_key, payload, available_at)
       SELECT ${TASK_QUEUE_DESTINATION}, id::text,
              jsonb_build_object('task_id', id, 'type', type, 'priority', priority),
              available_at
-      FROM ${rows}
+      FROM ${sql.table(options.queueFrom)}
       ORDER BY id
       RETURNING 1
-    ),
-    relay_woken AS (
-      SELECT pg_notify(${OUTBOX_CHANNEL}, '') WHERE EXISTS (SELECT FROM queued)
-    )`;
+    )`);
+  }
+  if (options.withEvents) {
+    written.push("task_events");
+    // The envelope of packages/messaging (EventEnvelope), built here so it costs no round trip.
+    parts.push(sql`
+    task_events AS (
+      INSERT INTO outbox (destination, message_key, payload)
+      SELECT ${eventStreamDestination(TASKS_TOPIC)}, id::text,
+             jsonb_build_object(
+               'id', gen_random_uuid(),
+               'type', CASE status WHEN 'DONE' THEN ${TASK_DONE} ELSE ${TASK_FAILED} END,
+               'occurred_at', finished_at,
+               'schema_version', 1,
+               'data', jsonb_build_object(
+                 'task_id', id, 'owner_id', owner_id, 'type', type, 'status', status,
+                 'attempts', attempts, 'created_at', created_at, 'started_at', started_at,
+                 'finished_at', finished_at))
+      FROM changed
+      WHERE status IN ('DONE', 'FAILED')
+      ORDER BY id
+      RETURNING 1
+    )`);
+  }
+  const any = sql.join(
+    written.map((name) => sql`EXISTS (SELECT FROM ${sql.table(name)})`),
+    sql` OR `,
+  );
+  parts.push(sql`
+    relay_woken AS (SELECT pg_notify(${OUTBOX_CHANNEL}, '') WHERE ${any})`);
+  return sql.join(parts, sql`,`);
 }
 
 /** A select-list item that makes the statement run `relay_woken`. */

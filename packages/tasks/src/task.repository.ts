@@ -13,7 +13,7 @@ import {
   retryDelayMs,
   TASK_STATUSES,
 } from "./task.ts";
-import { NOTICES, QUEUED, queueMessageCtes, transitionCtes } from "./task-transitions.ts";
+import { NOTICES, outboxCtes, QUEUED, transitionCtes } from "./task-transitions.ts";
 
 export interface NewTask {
   ownerId: string;
@@ -128,7 +128,7 @@ export function createTaskRepository(db: Kysely<Database>) {
           RETURNING *
         ),
         changed AS (SELECT *, NULL::text AS previous, coalesce(run_at, now()) AS available_at FROM created),
-        ${queueMessageCtes("changed")},
+        ${outboxCtes({ queueFrom: "changed" })},
         ${transitionCtes("changed")}
         SELECT created.*, ${NOTICES} AS notices, ${QUEUED} AS queued FROM created
       `.execute(db);
@@ -282,10 +282,12 @@ export function createTaskRepository(db: Kysely<Database>) {
           ) AS prev
           WHERE t.id = prev.id
           RETURNING t.id, t.owner_id, t.type, t.payload, t.attempts, t.max_attempts, t.status,
-                    prev.status AS previous
+                    t.created_at, t.started_at, t.finished_at, prev.status AS previous
         ),
+        ${outboxCtes({ withEvents: true })},
         ${transitionCtes("changed")}
-        SELECT id, owner_id, type, payload, attempts, max_attempts, status, ${NOTICES} AS notices
+        SELECT id, owner_id, type, payload, attempts, max_attempts, status,
+               ${NOTICES} AS notices, ${QUEUED} AS queued
         FROM changed
       `.execute(db);
       return rows.map(withoutBookkeeping);
@@ -336,11 +338,12 @@ export function createTaskRepository(db: Kysely<Database>) {
             ORDER BY id
           ) AS o
           WHERE t.id = o.id AND t.status = 'PROCESSING' AND t.attempts = o.attempt
-          RETURNING t.id, t.owner_id, t.type, t.priority, t.status,
+          RETURNING t.id, t.owner_id, t.type, t.priority, t.status, t.attempts, t.created_at,
+                    t.started_at, t.finished_at,
                     'PROCESSING'::text AS previous, o.retry_at AS available_at
         ),
         retrying AS (SELECT * FROM changed WHERE status = 'RETRYING'),
-        ${queueMessageCtes("retrying")},
+        ${outboxCtes({ queueFrom: "retrying", withEvents: true })},
         ${transitionCtes("changed")}
         SELECT id, status, ${NOTICES} AS notices, ${QUEUED} AS queued FROM changed
       `.execute(db);
@@ -385,7 +388,7 @@ async function retryFailedTasks(
         WHERE t.id = failed.id
         RETURNING t.*, 'FAILED'::text AS previous, now() AS available_at
       ),
-      ${queueMessageCtes("changed")},
+      ${outboxCtes({ queueFrom: "changed" })},
       ${transitionCtes("changed")}
       SELECT *, ${NOTICES} AS notices, ${QUEUED} AS queued FROM changed
     `.execute(trx);

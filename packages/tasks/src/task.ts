@@ -5,6 +5,24 @@ export { TASK_STATUSES, type TaskStatus } from "@taskflow/db";
 /** Where the relay sends a task's "run me" message. */
 export const TASK_QUEUE_DESTINATION = "task-queue";
 
+/** The event stream topic of task lifecycle events (record key: the task id). */
+export const TASKS_TOPIC = "tasks";
+/** The envelope types of the events a task's end makes: `data` is TaskFinished. */
+export const TASK_DONE = "task.done";
+export const TASK_FAILED = "task.failed";
+
+/** `data` of a task.done / task.failed event. */
+export interface TaskFinished {
+  task_id: string;
+  owner_id: string;
+  type: string;
+  status: "DONE" | "FAILED";
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string;
+}
+
 /** NOTIFY channel carrying committed task status changes (JSON array of TaskChange). */
 export const TASK_EVENTS_CHANNEL = "taskflow_task_events";
 

@@ -7,7 +7,7 @@ import {
 } from "@taskflow/db";
 import { uuidv7 } from "uuidv7";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTaskRepository, type TaskRepository } from "../src/index.ts";
+import { createTaskRepository, TASK_QUEUE_DESTINATION, type TaskRepository } from "../src/index.ts";
 
 let database: DatabaseHandle;
 let tasks: TaskRepository;
@@ -37,8 +37,14 @@ async function failedTask(payload: unknown = { ms: 0 }) {
   return id;
 }
 
+/** The task's queue messages in the outbox (its lifecycle events go there too). */
 const outboxFor = (id: string) =>
-  database.db.selectFrom("outbox").select("payload").where("message_key", "=", id).execute();
+  database.db
+    .selectFrom("outbox")
+    .select("payload")
+    .where("message_key", "=", id)
+    .where("destination", "=", TASK_QUEUE_DESTINATION)
+    .execute();
 
 describe("an operator's retry of FAILED tasks", () => {
   it("moves the task back to PENDING with attempts 0, a new outbox message and its counters", async () => {

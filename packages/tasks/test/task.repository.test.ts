@@ -1,4 +1,5 @@
 import { createDatabase, type DatabaseHandle, migrateUp } from "@taskflow/db";
+import type { EventEnvelope } from "@taskflow/messaging";
 import { uuidv7 } from "uuidv7";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTaskRepository, type TaskRepository } from "../src/index.ts";
@@ -95,6 +96,39 @@ describe("finishing tasks", () => {
       .execute();
     const retryRow = rows.at(-1);
     expect(retryRow?.available_at.getTime()).toBeGreaterThanOrEqual(before + 500 - 50);
+  });
+
+  it("puts a task.done or task.failed event for the tasks stream in the outbox as it ends, and nothing before", async () => {
+    const [done, failed, retrying] = [await create(), await create(1), await create(3)];
+    await tasks.claim([done, failed, retrying].map((taskId) => ({ taskId, redelivered: false })));
+    await tasks.finish(
+      [
+        { taskId: done, attempt: 1, ok: true, result: { ok: 1 } },
+        { taskId: failed, attempt: 1, ok: false, error: "boom" },
+        { taskId: retrying, attempt: 1, ok: false, error: "again" },
+      ],
+      retry,
+    );
+    const events = await database.db
+      .selectFrom("outbox")
+      .select(["message_key", "payload"])
+      .where("destination", "=", "event-stream:tasks")
+      .where("message_key", "in", [done, failed, retrying])
+      .execute();
+    expect(events.map((e) => e.message_key).sort()).toEqual([done, failed].sort());
+    type TaskEvent = EventEnvelope<{ created_at: string; finished_at: string }>;
+    const byTask = new Map(events.map((e) => [e.message_key, e.payload as TaskEvent]));
+    const doneEvent = byTask.get(done);
+    expect(doneEvent).toMatchObject({
+      type: "task.done",
+      schema_version: 1,
+      data: { task_id: done, owner_id: ownerId, type: "sleep", status: "DONE", attempts: 1 },
+    });
+    expect(doneEvent?.id).toMatch(/^[0-9a-f-]{36}$/);
+    const at = (iso: string | undefined) => new Date(iso ?? Number.NaN).getTime();
+    expect(at(doneEvent?.occurred_at)).toBe(at(doneEvent?.data.finished_at));
+    expect(at(doneEvent?.data.created_at)).toBeLessThanOrEqual(at(doneEvent?.data.finished_at));
+    expect(byTask.get(failed)).toMatchObject({ type: "task.failed", data: { status: "FAILED" } });
   });
 });
 

@@ -16,12 +16,17 @@ export const testEngines = {
     process.env.TASKFLOW_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
   amqpUrl: process.env.TASKFLOW_TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672",
   redisUrl: process.env.TASKFLOW_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+  natsUrl: process.env.TASKFLOW_TEST_NATS_URL ?? "nats://127.0.0.1:4222",
+  /** Kafka bootstrap brokers, `host:port[,host:port]` (as `npm run kafka:start` prints). */
+  kafkaBrokers: (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
 };
 
 const engineEndpoints = {
   postgres: { url: testEngines.postgresAdminUrl, defaultPort: 5432 },
   rabbitmq: { url: testEngines.amqpUrl, defaultPort: 5672 },
   redis: { url: testEngines.redisUrl, defaultPort: 6379 },
+  nats: { url: testEngines.natsUrl, defaultPort: 4222 },
+  kafka: { url: `kafka://${testEngines.kafkaBrokers[0]}`, defaultPort: 9092 },
 };
 
 /** A name no other run uses: prefix, pid and random suffix. */
@@ -118,6 +123,7 @@ export async function waitFor<T>(
   }
 }
 export * from "./api-client.ts";
+export * from "./kafka.ts";
 export * from "./processes.ts";
 export * from "./rabbitmq.ts";
 export * from "./smtp.ts";

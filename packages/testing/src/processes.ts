@@ -11,7 +11,15 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const taskflowBin = path.join(repoRoot, "packages/cli/bin/taskflow.js");
 
-export type TaskflowRole = "api" | "worker" | "relay" | "mailer" | "scheduler" | "alerts" | "start";
+export type TaskflowRole =
+  | "api"
+  | "worker"
+  | "relay"
+  | "mailer"
+  | "scheduler"
+  | "alerts"
+  | "analytics"
+  | "start";
 
 /** Variables for the child; `undefined` removes one. Merged over a cleaned copy of ours. */
 export type ChildEnv = Record<string, string | undefined>;

@@ -14,3 +14,18 @@ export async function deleteRabbitMqQueue(name: string, url = testEngines.amqpUr
     await connection.close();
   }
 }
+
+/** Deletes a test's exchange (its bound queues are deleted with deleteRabbitMqQueue). */
+export async function deleteRabbitMqExchange(
+  name: string,
+  url = testEngines.amqpUrl,
+): Promise<void> {
+  const connection = await amqplib.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    await channel.deleteExchange(name);
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
+}

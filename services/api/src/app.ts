@@ -6,25 +6,46 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { authPlugin, type TokenService } from "@taskflow/auth";
 import type { DatabaseHandle } from "@taskflow/db";
 import type { JobQueue, TaskQueue } from "@taskflow/messaging";
+import { createNotificationRepository } from "@taskflow/notifications";
 import {
   type Logger,
   type Metrics,
   type ReadinessChecks,
   registerOpsRoutes,
 } from "@taskflow/observability";
+import { createOrderRepository } from "@taskflow/orders";
 import { createScheduleRepository, createTaskRepository } from "@taskflow/tasks";
 import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { ProblemSchema, registerProblemHandlers } from "./http/problem.ts";
 import { createRateLimitRedis, RATE_LIMIT_KEY_PREFIX } from "./http/rate-limit-redis.ts";
 import { validatorCompiler } from "./http/validation.ts";
+import { createAnalyticsRepository } from "./modules/analytics/analytics.repository.ts";
+import { analyticsRoutes } from "./modules/analytics/analytics.routes.ts";
+import { analyticsSchemas } from "./modules/analytics/analytics.schemas.ts";
+import { createAnalyticsService } from "./modules/analytics/analytics.service.ts";
 import { devMailRoutes } from "./modules/dev/dev-mail.routes.ts";
 import { eventRoutes } from "./modules/events/event.routes.ts";
+import { createNotificationHub } from "./modules/events/notification-hub.ts";
 import { createTaskEventHub } from "./modules/events/task-event-hub.ts";
 import { createMonitorRepository } from "./modules/monitor/monitor.repository.ts";
 import { monitorRoutes } from "./modules/monitor/monitor.routes.ts";
 import { monitorSchemas } from "./modules/monitor/monitor.schemas.ts";
 import { createMonitorService } from "./modules/monitor/monitor.service.ts";
+import {
+  NotificationPageSchema,
+  NotificationSchema,
+  notificationRoutes,
+} from "./modules/notifications/notification.routes.ts";
+import { orderRoutes, productRoutes } from "./modules/orders/order.routes.ts";
+import {
+  OrderLineSchema,
+  OrderPageSchema,
+  OrderSchema,
+  ProductSchema,
+} from "./modules/orders/order.schemas.ts";
+import { createOrderService } from "./modules/orders/order.service.ts";
+import { type OrderValidator, ValidatorUnavailable } from "./modules/orders/order-validator.ts";
 import { scheduleRoutes } from "./modules/schedules/schedule.routes.ts";
 import { SchedulePageSchema, ScheduleSchema } from "./modules/schedules/schedule.schemas.ts";
 import { createScheduleService } from "./modules/schedules/schedule.service.ts";
@@ -42,8 +63,23 @@ import { createUserRepository } from "./modules/users/user.repository.ts";
 import { UserSchema } from "./modules/users/user.schemas.ts";
 import { createUserService } from "./modules/users/user.service.ts";
 
+/** Stands in when no validator is configured: every order waits for one (503). */
+const noValidator: OrderValidator = {
+  validate: async () => {
+    throw new ValidatorUnavailable("no validator configured");
+  },
+  listProducts: async () => {
+    throw new ValidatorUnavailable("no validator configured");
+  },
+};
+
 export interface ApiDependencies {
   database: DatabaseHandle;
+  /**
+   * The validator service (orders are checked and priced by it). Without one, /api/orders
+   * and /api/products answer 503.
+   */
+  orderValidator?: OrderValidator;
   tokens: TokenService;
   handlers: TaskHandlerRegistry;
   logger: Logger;
@@ -110,7 +146,14 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
     TaskStatsSchema,
     ScheduleSchema,
     SchedulePageSchema,
+    OrderLineSchema,
+    OrderSchema,
+    OrderPageSchema,
+    ProductSchema,
+    NotificationSchema,
+    NotificationPageSchema,
     ...monitorSchemas,
+    ...analyticsSchemas,
   ]) {
     app.addSchema(schema);
   }
@@ -183,6 +226,9 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   const hub = createTaskEventHub(deps.database, (error) =>
     app.log.error({ err: error }, "bad task event"),
   );
+  const notificationHub = createNotificationHub(deps.database, (error) =>
+    app.log.error({ err: error }, "bad notification event"),
+  );
 
   await app.register(authRoutes, {
     prefix: "/api/auth",
@@ -208,7 +254,21 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
       handlers: deps.handlers,
     }),
   });
-  await app.register(eventRoutes, { prefix: "/api/events", hub });
+  const orders = createOrderService({
+    orders: createOrderRepository(deps.database.db),
+    validator: deps.orderValidator ?? noValidator,
+  });
+  await app.register(orderRoutes, { prefix: "/api/orders", orders });
+  await app.register(productRoutes, { prefix: "/api/products", orders });
+  await app.register(notificationRoutes, {
+    prefix: "/api/notifications",
+    notifications: createNotificationRepository(deps.database.db),
+  });
+  await app.register(eventRoutes, {
+    prefix: "/api/events",
+    hub,
+    notifications: notificationHub,
+  });
   await app.register(monitorRoutes, {
     prefix: "/api/monitor",
     hub,
@@ -221,6 +281,13 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
       taskQueue: deps.taskQueue,
       jobQueue: deps.jobQueue,
       warn: (error, message) => app.log.warn({ err: error }, message),
+    }),
+  });
+  await app.register(analyticsRoutes, {
+    prefix: "/api/analytics",
+    adminEmails: deps.adminEmails ?? [],
+    analytics: createAnalyticsService({
+      analytics: createAnalyticsRepository(deps.database.db),
     }),
   });
   if (deps.devMail)

@@ -9,9 +9,15 @@ import {
 } from "@taskflow/messaging";
 import { createLogger, createMetrics, type ReadinessChecks } from "@taskflow/observability";
 import { createTestDatabase, engineAvailable } from "@taskflow/testing";
+import {
+  createProductRepository,
+  createValidatorClient,
+  createValidatorServer,
+} from "@taskflow/validator";
 import { taskHandlers } from "@taskflow/worker/handlers";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.ts";
+import { grpcOrderValidator } from "../src/modules/orders/grpc-order-validator.ts";
 
 export interface AppFixture {
   app: FastifyInstance;
@@ -21,6 +27,8 @@ export interface AppFixture {
   /** With `embeddedQueues`: the queues the API monitors, on the fixture's database. */
   taskQueue?: TaskQueue;
   jobQueue?: JobQueue;
+  /** With `validator`: the real validator service (gRPC on loopback), to stop and restart. */
+  validator?: { stop(): Promise<void>; start(): Promise<void> };
   /** Another API process on the same database and options (closed with the fixture). */
   replica(): Promise<FastifyInstance>;
   close(): Promise<void>;
@@ -42,6 +50,8 @@ export async function openAppFixture(
     adminEmails?: string[];
     /** Give the API (for /api/monitor) the embedded task and job queues on its database. */
     embeddedQueues?: boolean;
+    /** Run the validator service (gRPC, on the fixture's database and tokens) for orders. */
+    validator?: boolean;
   } = {},
 ): Promise<AppFixture | undefined> {
   if (!(await engineAvailable("postgres"))) return undefined;
@@ -56,8 +66,10 @@ export async function openAppFixture(
         jobQueue: createEmbeddedJobQueue({ database, queue: "api-test.jobs", pollMs: 100 }),
       }
     : {};
+  const validator = options.validator ? await startValidator(database, tokens) : undefined;
   const build = () =>
     buildApp({
+      ...(validator ? { orderValidator: validator.orders } : {}),
       database,
       tokens,
       handlers: taskHandlers,
@@ -86,6 +98,7 @@ export async function openAppFixture(
     tokens,
     secret,
     ...queues,
+    ...(validator ? { validator: { stop: validator.stop, start: validator.start } } : {}),
     async replica() {
       const replica = await build();
       replicas.push(replica);
@@ -95,6 +108,7 @@ export async function openAppFixture(
     async close() {
       for (const replica of replicas) await replica.close();
       await app.close();
+      await validator?.close();
       await queues.taskQueue?.close();
       await queues.jobQueue?.close();
       await database.close();
@@ -128,5 +142,41 @@ export async function signUp(app: FastifyInstance, name = "Ada") {
     password,
     token,
     auth: { authorization: `Bearer ${token}` },
+  };
+}
+
+/** The validator service on its own loopback port, and the API's client of it. */
+async function startValidator(database: DatabaseHandle, tokens: TokenService) {
+  const build = () =>
+    createValidatorServer({
+      products: createProductRepository(database.db),
+      tokens,
+      logger: createLogger({ level: "silent", service: "validator-test" }),
+    });
+  let server = build();
+  const { port, url } = await server.listen("127.0.0.1", 0);
+  const client = createValidatorClient(url, async () => {
+    const issued = await tokens.issue({ id: "service:api", email: "api@test", name: "api" });
+    return issued.access_token;
+  });
+  let running = true;
+  return {
+    orders: grpcOrderValidator(client),
+    async stop() {
+      if (!running) return;
+      running = false;
+      await server.shutdown(1_000);
+    },
+    /** Again on the same port: the client finds it where it was. */
+    async start() {
+      if (running) return;
+      server = build();
+      await server.listen("127.0.0.1", port);
+      running = true;
+    },
+    async close() {
+      client.close();
+      if (running) await server.shutdown(1_000);
+    },
   };
 }

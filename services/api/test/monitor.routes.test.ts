@@ -494,6 +494,7 @@ describe("monitor actions", () => {
       .selectFrom("outbox")
       .selectAll()
       .where("message_key", "=", id)
+      .where("destination", "=", "task-queue")
       .execute();
     expect(outbox.map((row) => row.payload)).toEqual([{ task_id: id, type: "fail", priority: 5 }]);
     // Its old dead letter is gone: the task moved on.

@@ -1,4 +1,11 @@
+import type { OutboxRow } from "@taskflow/db";
 import {
+  EVENT_BUS_DESTINATION,
+  type EventBus,
+  type EventEnvelope,
+  type EventStream,
+  eventStreamDestination,
+  isEventEnvelope,
   isNewJob,
   JOB_QUEUE_DESTINATION,
   type JobQueue,
@@ -8,13 +15,52 @@ import {
 import { TASK_QUEUE_DESTINATION, type TaskMessage } from "@taskflow/tasks";
 import type { OutboxPublisher } from "./relay.ts";
 
+/** Written by our own producers: a row that is not an event is a bug, not bad input. */
+function envelopeOf(row: OutboxRow): EventEnvelope {
+  if (!isEventEnvelope(row.payload)) throw new Error(`outbox row ${row.id} is not an event`);
+  return row.payload;
+}
+
 /** Outbox destination → publisher, for the engines this deployment uses. */
 export function outboxPublishers(engines: {
   taskQueue: TaskQueue;
   jobQueue?: JobQueue;
+  eventBus?: EventBus;
+  /** With the topics whose events the outbox holds. */
+  eventStream?: { stream: EventStream; topics: readonly string[] };
 }): Record<string, OutboxPublisher> {
-  const { jobQueue } = engines;
+  const { jobQueue, eventBus, eventStream } = engines;
+  const streamPublishers: Record<string, OutboxPublisher> = {};
+  if (eventStream) {
+    const { stream, topics } = eventStream;
+    for (const topic of topics) {
+      streamPublishers[eventStreamDestination(topic)] = (rows) =>
+        stream.append(
+          topic,
+          rows.map((row) => {
+            const event = envelopeOf(row);
+            const key = row.message_key ?? event.id;
+            return { id: event.id, key, value: event, headers: row.headers };
+          }),
+        );
+    }
+  }
   return {
+    ...streamPublishers,
+    ...(eventBus && {
+      [EVENT_BUS_DESTINATION]: (rows) =>
+        eventBus.publish(
+          rows.map((row) => {
+            const event = envelopeOf(row);
+            return {
+              id: event.id,
+              routingKey: row.message_key ?? event.type,
+              body: event,
+              headers: row.headers,
+            };
+          }),
+        ),
+    }),
     [TASK_QUEUE_DESTINATION]: (rows) =>
       engines.taskQueue.publish(
         rows.map((row) => ({

@@ -8,6 +8,11 @@ import * as m2026_11_23_150000_job_history from "./2026_11_23_150000_job_history
 import * as m2026_11_23_150100_alerts from "./2026_11_23_150100_alerts.ts";
 import * as m2026_11_23_160000_search_trigram_indexes from "./2026_11_23_160000_search_trigram_indexes.ts";
 import * as m2026_11_23_160100_task_priority from "./2026_11_23_160100_task_priority.ts";
+import * as m2026_11_23_160200_product_catalog from "./2026_11_23_160200_product_catalog.ts";
+import * as m2026_11_23_160300_event_stream from "./2026_11_23_160300_event_stream.ts";
+import * as m2026_11_23_160400_event_bus from "./2026_11_23_160400_event_bus.ts";
+import * as m2026_11_23_160500_orders_and_notifications from "./2026_11_23_160500_orders_and_notifications.ts";
+import * as m2026_11_23_160600_analytics from "./2026_11_23_160600_analytics.ts";
 
 /**
  * Every migration, by name; applied in name order. Imported statically so that a bundled
@@ -23,4 +28,9 @@ export const migrations: Record<string, Migration> = {
   "2026_11_23_150100_alerts": m2026_11_23_150100_alerts,
   "2026_11_23_160000_search_trigram_indexes": m2026_11_23_160000_search_trigram_indexes,
   "2026_11_23_160100_task_priority": m2026_11_23_160100_task_priority,
+  "2026_11_23_160200_product_catalog": m2026_11_23_160200_product_catalog,
+  "2026_11_23_160300_event_stream": m2026_11_23_160300_event_stream,
+  "2026_11_23_160400_event_bus": m2026_11_23_160400_event_bus,
+  "2026_11_23_160500_orders_and_notifications": m2026_11_23_160500_orders_and_notifications,
+  "2026_11_23_160600_analytics": m2026_11_23_160600_analytics,
 };

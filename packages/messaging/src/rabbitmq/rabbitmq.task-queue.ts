@@ -14,6 +14,8 @@ export interface RabbitMqTaskQueueOptions {
   /** Work queue name; the dead-letter queue is `<name>.dead`. */
   queue: string;
   heartbeatSeconds?: number;
+  /** Also bind the queue to a topic exchange (an event bus subscriber's queue). */
+  bind?: { exchange: string; patterns: readonly string[] };
   onError?: (error: Error) => void;
 }
 
@@ -30,7 +32,9 @@ const DEFAULT_PRIORITY = 5;
  * manager reconnects with backoff, re-runs the topology setup on every new channel,
  * re-subscribes consumers and re-sends publishes that were never confirmed.
  */
-export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): TaskQueue {
+export function createRabbitMqTaskQueue(
+  options: RabbitMqTaskQueueOptions,
+): TaskQueue & { ready(): Promise<void> } {
   const { queue } = options;
   const deadQueue = `${queue}.dead`;
   const deadExchange = `${queue}.dlx`;
@@ -56,6 +60,12 @@ export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): Task
         "x-dead-letter-exchange": deadExchange,
       },
     });
+    if (options.bind) {
+      await channel.assertExchange(options.bind.exchange, "topic", { durable: true });
+      for (const pattern of options.bind.patterns) {
+        await channel.bindQueue(queue, options.bind.exchange, pattern);
+      }
+    }
   };
 
   const publisher: ChannelWrapper = connection.createChannel({
@@ -192,6 +202,11 @@ export function createRabbitMqTaskQueue(options: RabbitMqTaskQueueOptions): Task
         // Frames are ordered: the acks above are done when the close is; the rest go back.
         await channel.close();
       }
+    },
+
+    /** Resolves once connected with the topology declared (bindings included). */
+    async ready() {
+      await publisher.waitForConnect();
     },
 
     async ping() {

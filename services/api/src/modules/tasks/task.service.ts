@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { GroupCommitter } from "@taskflow/db";
 import {
   type CreateOutcome,
@@ -11,6 +10,7 @@ import {
 } from "@taskflow/tasks";
 import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
 import { decodeCursor, encodeCursor, isUuid } from "../../http/cursor.ts";
+import { requestFingerprint } from "../../http/fingerprint.ts";
 import { HttpProblem } from "../../http/problem.ts";
 
 export interface CreateTaskInput {
@@ -30,18 +30,6 @@ export interface TaskCreated {
   title: string | null;
   status: "PENDING";
   created_at: string;
-}
-
-/** JSON with object keys sorted, so a body's fingerprint ignores key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
-      a < b ? -1 : 1,
-    );
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value ?? null);
 }
 
 /** The longest a task may wait for its run_at: beyond this it is a schedule, not a task. */
@@ -101,17 +89,13 @@ export function createTaskService(deps: {
         priority: input.priority,
         idempotencyKey,
         requestHash: idempotencyKey
-          ? createHash("sha256")
-              .update(
-                canonicalJson({
-                  ...input,
-                  title: input.title ?? null,
-                  payload: input.payload ?? {},
-                  max_attempts: input.max_attempts ?? 3,
-                  priority: input.priority ?? DEFAULT_TASK_PRIORITY,
-                }),
-              )
-              .digest("base64url")
+          ? requestFingerprint({
+              ...input,
+              title: input.title ?? null,
+              payload: input.payload ?? {},
+              max_attempts: input.max_attempts ?? 3,
+              priority: input.priority ?? DEFAULT_TASK_PRIORITY,
+            })
           : undefined,
       });
       if (outcome.kind === "key_reused") {
