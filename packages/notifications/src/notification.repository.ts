@@ -3,6 +3,7 @@ import {
   type Database,
   type Kysely,
   type NotificationRow,
+  pageOf,
   sql,
 } from "@taskflow/db";
 import { formatMoney, orderConfirmationEmailJob } from "@taskflow/mail";
@@ -114,8 +115,7 @@ export function createNotificationRepository(db: Kysely<Database>) {
       if (after) query = query.where("id", "<", after);
       if (unread) query = query.where("read_at", "is", null);
       const rows = await query.execute();
-      const items = rows.slice(0, limit);
-      return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+      return pageOf(rows, limit);
     },
 
     async unreadCount(ownerId: string): Promise<number> {

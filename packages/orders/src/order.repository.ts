@@ -1,4 +1,4 @@
-import { appendToOutbox, type Database, type Kysely, type OrderRow } from "@taskflow/db";
+import { appendToOutbox, type Database, type Kysely, type OrderRow, pageOf } from "@taskflow/db";
 import { EVENT_BUS_DESTINATION, eventEnvelope, eventStreamDestination } from "@taskflow/messaging";
 import { uuidv7 } from "uuidv7";
 import { ORDER_CREATED, ORDERS_TOPIC, type OrderCreated, type OrderLine } from "./order.ts";
@@ -115,8 +115,7 @@ export function createOrderRepository(db: Kysely<Database>) {
         .limit(limit + 1);
       if (after) query = query.where("id", "<", after);
       const rows = await query.execute();
-      const items = rows.slice(0, limit);
-      return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+      return pageOf(rows, limit);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { type Database, type Kysely, type ScheduleRow, sql } from "@taskflow/db";
+import { type Database, type Kysely, pageOf, type ScheduleRow, sql } from "@taskflow/db";
 import { uuidv7 } from "uuidv7";
 
 export interface NewSchedule {
@@ -56,8 +56,7 @@ export function createScheduleRepository(db: Kysely<Database>) {
         .limit(options.limit + 1);
       if (options.after) query = query.where("id", "<", options.after);
       const rows = await query.execute();
-      const items = rows.slice(0, options.limit);
-      return { items, nextCursor: rows.length > options.limit ? (items.at(-1)?.id ?? null) : null };
+      return pageOf(rows, options.limit);
     },
 
     /** Pauses or resumes; a resumed schedule fires next at `nextRunAt` (not its missed ticks). */

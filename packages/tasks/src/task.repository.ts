@@ -2,6 +2,7 @@ import {
   type Database,
   type Kysely,
   PREPARED,
+  pageOf,
   sql,
   type TaskRow,
   type TaskStatus,
@@ -191,8 +192,7 @@ export function createTaskRepository(db: Kysely<Database>) {
       if (status) query = query.where("status", "=", status);
       if (after) query = query.where("id", "<", after);
       const rows = await query.execute();
-      const items = rows.slice(0, limit);
-      return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+      return pageOf(rows, limit);
     },
 
     /** Counts by status from the running counters: O(statuses), whatever the table holds. */

@@ -5,6 +5,7 @@ import {
   type JobHistoryState,
   type Kysely,
   listHeartbeats,
+  pageOf,
   sql,
   type TaskRow,
   type TaskStatus,
@@ -100,8 +101,7 @@ export function createMonitorRepository(db: Kysely<Database>) {
         .limit(limit + 1);
       if (before !== undefined) query = query.where("id", "<", before);
       const rows = await query.execute();
-      const items = rows.slice(0, limit);
-      return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+      return pageOf(rows, limit);
     },
 
     /**
@@ -142,12 +142,7 @@ export function createMonitorRepository(db: Kysely<Database>) {
             ? query.where((eb) => eb.or([eb("id", "=", q), inPayload]))
             : query.where(inPayload);
         }
-        const rows = await query.execute();
-        const items = rows.slice(0, search.limit);
-        return {
-          items,
-          nextCursor: rows.length > search.limit ? (items.at(-1)?.id ?? null) : null,
-        };
+        return pageOf(await query.execute(), search.limit);
       });
     },
 
