@@ -17,6 +17,20 @@ export interface OrderCreated {
   created_at: string;
 }
 
+/** An order.created event's data as its producer writes it (consumers check before use). */
+export function isOrderCreated(data: unknown): data is OrderCreated {
+  if (!data || typeof data !== "object") return false;
+  const order = data as Record<string, unknown>;
+  return (
+    typeof order.order_id === "string" &&
+    typeof order.owner_id === "string" &&
+    Array.isArray(order.items) &&
+    typeof order.total_cents === "number" &&
+    typeof order.currency === "string" &&
+    typeof order.created_at === "string"
+  );
+}
+
 /** The public shape of an order (the HTTP contract). */
 export interface OrderView {
   id: string;

@@ -2,7 +2,7 @@ import type { Delivery, EventBus, Subscription } from "@taskflow/messaging";
 import { isEventEnvelope } from "@taskflow/messaging";
 import type { NotificationRepository } from "@taskflow/notifications";
 import type { Logger, Metrics } from "@taskflow/observability";
-import { ORDER_CREATED, type OrderCreated } from "@taskflow/orders";
+import { isOrderCreated, ORDER_CREATED } from "@taskflow/orders";
 
 /** The notifier's own queue on the event bus. */
 export const NOTIFIER_QUEUE = "notifier";
@@ -20,19 +20,6 @@ export interface NotifierOptions {
 
 /** Pause before handing back a delivery whose commit failed, so an outage is not a hot loop. */
 const REQUEUE_AFTER_ERROR_MS = 1_000;
-
-function isOrderCreated(data: unknown): data is OrderCreated {
-  if (!data || typeof data !== "object") return false;
-  const order = data as Record<string, unknown>;
-  return (
-    typeof order.order_id === "string" &&
-    typeof order.owner_id === "string" &&
-    Array.isArray(order.items) &&
-    typeof order.total_cents === "number" &&
-    typeof order.currency === "string" &&
-    typeof order.created_at === "string"
-  );
-}
 
 /**
  * The notifier: its own durable queue on the event bus, bound to `order.created`. For each

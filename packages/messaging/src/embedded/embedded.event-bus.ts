@@ -50,7 +50,11 @@ export function createEmbeddedEventBus(options: EmbeddedEventBusOptions): EventB
             .filter((b) => routingKeyMatches(b.pattern, message.routingKey))
             .map((b) => b.queue),
         );
-        for (const queue of targets) byQueue.set(queue, [...(byQueue.get(queue) ?? []), message]);
+        for (const queue of targets) {
+          const list = byQueue.get(queue) ?? [];
+          list.push(message);
+          byQueue.set(queue, list);
+        }
       }
       for (const [queue, list] of byQueue) {
         await queueNamed(queue).publish(
