@@ -42,12 +42,42 @@ export async function appendToOutbox(
     .execute();
 }
 
-/** The oldest messages that are due, at most `limit`. */
-export async function fetchDueOutbox(db: Kysely<Database>, limit: number): Promise<OutboxRow[]> {
-  const { rows } = await sql<OutboxRow>`${sql.raw(PREPARED)}
-    SELECT * FROM outbox WHERE available_at <= now() ORDER BY available_at, id LIMIT ${limit}
+/** The relay's look at the outbox: what is due now, and when the next delayed message is. */
+export interface DueOutbox {
+  /** The oldest due messages, at most the limit asked for. */
+  due: OutboxRow[];
+  /** Milliseconds until the next message that is not due yet; undefined when none waits. */
+  nextDueInMs: number | undefined;
+}
+
+/**
+ * Deletes the messages the engines have confirmed (`confirmed`) and reads the next due ones
+ * and the time of the next delayed one — one statement, so a relay round under load costs
+ * one round trip. (The read sees the outbox as it was before the delete: it skips those ids.)
+ */
+export async function takeDueOutbox(
+  db: Kysely<Database>,
+  confirmed: readonly number[],
+  limit: number,
+): Promise<DueOutbox> {
+  const ids = [...confirmed];
+  const { rows } = await sql<OutboxRow & { due_in_ms: number }>`${sql.raw(PREPARED)}
+    WITH confirmed AS (DELETE FROM outbox WHERE id = ANY(${ids}::bigint[]))
+    (SELECT *, 0::float8 AS due_in_ms FROM outbox
+     WHERE available_at <= now() AND id <> ALL(${ids}::bigint[])
+     ORDER BY available_at, id LIMIT ${limit})
+    UNION ALL
+    (SELECT *, extract(epoch from (available_at - now())) * 1000 FROM outbox
+     WHERE available_at > now()
+     ORDER BY available_at, id LIMIT 1)
   `.execute(db);
-  return rows;
+  const due: OutboxRow[] = [];
+  let nextDueInMs: number | undefined;
+  for (const { due_in_ms, ...row } of rows) {
+    if (due_in_ms > 0) nextDueInMs = due_in_ms;
+    else due.push(row);
+  }
+  return { due, nextDueInMs };
 }
 
 /** Removes messages the engines have confirmed. */
@@ -70,16 +100,6 @@ export async function postponeOutbox(
     .set({ available_at: sql<Date>`now() + ${ms} * interval '1 millisecond'` })
     .where("id", "=", sql<number>`ANY(${sql.val(ids)}::bigint[])`)
     .execute();
-}
-
-/** Milliseconds until the next delayed message is due, or undefined when none waits. */
-export async function msUntilNextOutbox(db: Kysely<Database>): Promise<number | undefined> {
-  // An empty outbox gives NULL (no wake-up), not 0.
-  const { rows } = await sql<{ ms: number | null }>`${sql.raw(PREPARED)}
-    SELECT extract(epoch from (min(available_at) - now())) * 1000 AS ms FROM outbox
-  `.execute(db);
-  const row = rows[0];
-  return row?.ms == null ? undefined : Math.max(0, Number(row.ms));
 }
 
 export async function outboxLag(

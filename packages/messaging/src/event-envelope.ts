@@ -41,9 +41,34 @@ export function isEventEnvelope(value: unknown): value is EventEnvelope {
 }
 
 /**
+ * Several events in one outbox row, each with its record key: a statement that ends a batch
+ * of tasks writes one row for all their events rather than one per task (the outbox row, its
+ * delete and the relay's handling are paid once per batch). The relay appends one stream
+ * record per event.
+ */
+export interface EventBatch {
+  events: { key: string; event: EventEnvelope }[];
+}
+
+export function isEventBatch(value: unknown): value is EventBatch {
+  if (!value || typeof value !== "object") return false;
+  const events = (value as { events?: unknown }).events;
+  return (
+    Array.isArray(events) &&
+    events.every(
+      (e) =>
+        !!e &&
+        typeof e === "object" &&
+        typeof (e as { key?: unknown }).key === "string" &&
+        isEventEnvelope((e as { event?: unknown }).event),
+    )
+  );
+}
+
+/**
  * Outbox destinations of domain events. On the event bus the row's `message_key` is the
- * routing key; on the event stream, `event-stream:<topic>`, it is the record key. Either way
- * the payload is the EventEnvelope.
+ * routing key and the payload the EventEnvelope; on the event stream, `event-stream:<topic>`,
+ * the payload is an EventEnvelope keyed by `message_key`, or an EventBatch.
  */
 export const EVENT_BUS_DESTINATION = "event-bus";
 export const eventStreamDestination = (topic: string) => `event-stream:${topic}`;

@@ -30,6 +30,10 @@ export function createSleeper() {
     clear() {
       pending = false;
     },
+    /** A wake came since the last `clear()` and no sleep has taken it yet. */
+    get woken(): boolean {
+      return pending;
+    },
   };
 }
 

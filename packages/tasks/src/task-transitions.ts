@@ -56,9 +56,10 @@ export const NOTICES = sql`(SELECT count(*) FROM notified)`;
  * when they did:
  * - `queued`: a task-queue message for each row of `queueFrom` (with `id`, `type`,
  *   `priority`, and `available_at`: when the message is due);
- * - `task_events`: with `withEvents`, a task.done / task.failed event for the `tasks` stream
- *   for each row of `changed` that ended (with `owner_id`, `status`, `attempts`,
- *   `created_at`, `started_at`, `finished_at`).
+ * - `task_events`: with `withEvents`, one outbox row for the `tasks` stream holding a
+ *   task.done / task.failed event (an EventBatch, keyed by task id) for each row of `changed`
+ *   that ended (with `owner_id`, `status`, `attempts`, `created_at`, `started_at`,
+ *   `finished_at`): one row per statement, not one per task.
  * Read `QUEUED` in the statement so the wake-up runs.
  */
 export function outboxCtes(options: { queueFrom?: string; withEvents?: boolean }) {
@@ -79,23 +80,25 @@ export function outboxCtes(options: { queueFrom?: string; withEvents?: boolean }
   }
   if (options.withEvents) {
     written.push("task_events");
-    // The envelope of packages/messaging (EventEnvelope), built here so it costs no round trip.
+    // An EventBatch of packages/messaging, built here so it costs no round trip.
     parts.push(sql`
     task_events AS (
-      INSERT INTO outbox (destination, message_key, payload)
-      SELECT ${eventStreamDestination(TASKS_TOPIC)}, id::text,
-             jsonb_build_object(
-               'id', gen_random_uuid(),
-               'type', CASE status WHEN 'DONE' THEN ${TASK_DONE} ELSE ${TASK_FAILED} END,
-               'occurred_at', finished_at,
-               'schema_version', 1,
-               'data', jsonb_build_object(
-                 'task_id', id, 'owner_id', owner_id, 'type', type, 'status', status,
-                 'attempts', attempts, 'created_at', created_at, 'started_at', started_at,
-                 'finished_at', finished_at))
+      INSERT INTO outbox (destination, payload)
+      SELECT ${eventStreamDestination(TASKS_TOPIC)},
+             jsonb_build_object('events', jsonb_agg(jsonb_build_object(
+               'key', id::text,
+               'event', jsonb_build_object(
+                 'id', gen_random_uuid(),
+                 'type', CASE status WHEN 'DONE' THEN ${TASK_DONE} ELSE ${TASK_FAILED} END,
+                 'occurred_at', finished_at,
+                 'schema_version', 1,
+                 'data', jsonb_build_object(
+                   'task_id', id, 'owner_id', owner_id, 'type', type, 'status', status,
+                   'attempts', attempts, 'created_at', created_at, 'started_at', started_at,
+                   'finished_at', finished_at))) ORDER BY id))
       FROM changed
       WHERE status IN ('DONE', 'FAILED')
-      ORDER BY id
+      HAVING count(*) > 0
       RETURNING 1
     )`);
   }

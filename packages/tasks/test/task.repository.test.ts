@@ -1,5 +1,5 @@
 import { createDatabase, type DatabaseHandle, migrateUp } from "@taskflow/db";
-import type { EventEnvelope } from "@taskflow/messaging";
+import { type EventBatch, type EventEnvelope, isEventBatch } from "@taskflow/messaging";
 import { uuidv7 } from "uuidv7";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTaskRepository, type TaskRepository } from "../src/index.ts";
@@ -101,6 +101,10 @@ describe("finishing tasks", () => {
   it("puts a task.done or task.failed event for the tasks stream in the outbox as it ends, and nothing before", async () => {
     const [done, failed, retrying] = [await create(), await create(1), await create(3)];
     await tasks.claim([done, failed, retrying].map((taskId) => ({ taskId, redelivered: false })));
+    const before = await database.db
+      .selectFrom("outbox")
+      .select((eb) => eb.fn.max("id").as("id"))
+      .executeTakeFirstOrThrow();
     await tasks.finish(
       [
         { taskId: done, attempt: 1, ok: true, result: { ok: 1 } },
@@ -109,15 +113,20 @@ describe("finishing tasks", () => {
       ],
       retry,
     );
-    const events = await database.db
+    // One outbox row for the statement's events, one event per task that ended.
+    const rows = await database.db
       .selectFrom("outbox")
-      .select(["message_key", "payload"])
+      .select("payload")
       .where("destination", "=", "event-stream:tasks")
-      .where("message_key", "in", [done, failed, retrying])
+      .where("id", ">", Number(before.id ?? 0))
       .execute();
-    expect(events.map((e) => e.message_key).sort()).toEqual([done, failed].sort());
+    expect(rows).toHaveLength(1);
+    const batch = rows[0]?.payload;
+    expect(isEventBatch(batch)).toBe(true);
     type TaskEvent = EventEnvelope<{ created_at: string; finished_at: string }>;
-    const byTask = new Map(events.map((e) => [e.message_key, e.payload as TaskEvent]));
+    const events = (batch as EventBatch).events;
+    expect(events.map((e) => e.key).sort()).toEqual([done, failed].sort());
+    const byTask = new Map(events.map((e) => [e.key, e.event as TaskEvent]));
     const doneEvent = byTask.get(done);
     expect(doneEvent).toMatchObject({
       type: "task.done",

@@ -16,9 +16,11 @@ export type TaskflowRole =
   | "worker"
   | "relay"
   | "mailer"
+  | "notifier"
   | "scheduler"
   | "alerts"
   | "analytics"
+  | "validator"
   | "start";
 
 /** Variables for the child; `undefined` removes one. Merged over a cleaned copy of ours. */
@@ -31,8 +33,12 @@ export interface ExitInfo {
 
 export interface RoleProcess {
   role: TaskflowRole;
+  /** Where its HTTP endpoints answer (/readyz…): the validator's TASKFLOW_OPS_PORT. */
   url: string;
+  /** Its TASKFLOW_PORT (the validator's gRPC port). */
   port: number;
+  /** `127.0.0.1:<TASKFLOW_PORT>`: what TASKFLOW_VALIDATOR_URL names for the validator. */
+  address: string;
   pid: number;
   /** Resolves when the process has exited (never rejects). */
   exited: Promise<ExitInfo>;
@@ -148,11 +154,17 @@ export interface StartRoleOptions {
   readyTimeoutMs?: number;
   /** A fixed port instead of a free one. */
   port?: number;
+  /**
+   * The validator's TASKFLOW_OPS_PORT (its gRPC port has no HTTP, so its /readyz answers
+   * there); a free one if not given. Other roles ignore it.
+   */
+  opsPort?: number;
 }
 
 /**
  * Starts `taskflow <role>` on a free TASKFLOW_PORT and resolves once its GET /readyz answers
- * 200. Fails (with the tail of the process's output) if it exits or is not ready in time.
+ * 200 (the validator's on its TASKFLOW_OPS_PORT). Fails (with the tail of the process's
+ * output) if it exits or is not ready in time.
  */
 export async function startRole(
   role: TaskflowRole,
@@ -163,11 +175,17 @@ export async function startRole(
   // The free port can be taken between our look and the child's listen: try a few.
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
-    const url = `http://127.0.0.1:${port}`;
+    let opsPort: number | undefined;
+    if (role === "validator") {
+      opsPort = options.opsPort ?? (await freePort());
+      while (opsPort === port) opsPort = await freePort();
+    }
+    const url = `http://127.0.0.1:${opsPort ?? port}`;
     const run = spawnTaskflow([role], {
       ...env,
       TASKFLOW_HOST: "127.0.0.1",
       TASKFLOW_PORT: String(port),
+      ...(opsPort === undefined ? {} : { TASKFLOW_OPS_PORT: String(opsPort) }),
     });
     const pid = run.child.pid;
     let exit: ExitInfo | undefined;
@@ -189,7 +207,8 @@ export async function startRole(
         `taskflow ${role} was not ready within ${readyTimeoutMs} ms on ${url}; its output:\n${tail(run.output())}`,
       );
     }
-    if (attempt < 3 && options.port === undefined && /EADDRINUSE/.test(run.output())) continue;
+    const portsOurs = options.port === undefined && options.opsPort === undefined;
+    if (attempt < 3 && portsOurs && /EADDRINUSE/.test(run.output())) continue;
     throw new Error(
       `taskflow ${role} exited (code ${exit.code}, signal ${exit.signal}) before it was ready; its output:\n${tail(run.output())}`,
     );
@@ -209,6 +228,7 @@ function makeRoleProcess(
     role,
     url,
     port,
+    address: `127.0.0.1:${port}`,
     pid,
     exited,
     output: run.output,

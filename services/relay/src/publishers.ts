@@ -5,6 +5,7 @@ import {
   type EventEnvelope,
   type EventStream,
   eventStreamDestination,
+  isEventBatch,
   isEventEnvelope,
   isNewJob,
   JOB_QUEUE_DESTINATION,
@@ -37,10 +38,18 @@ export function outboxPublishers(engines: {
       streamPublishers[eventStreamDestination(topic)] = (rows) =>
         stream.append(
           topic,
-          rows.map((row) => {
+          rows.flatMap((row) => {
+            const headers = row.headers;
+            if (isEventBatch(row.payload)) {
+              return row.payload.events.map(({ key, event }) => ({
+                id: event.id,
+                key,
+                value: event,
+                headers,
+              }));
+            }
             const event = envelopeOf(row);
-            const key = row.message_key ?? event.id;
-            return { id: event.id, key, value: event, headers: row.headers };
+            return [{ id: event.id, key: row.message_key ?? event.id, value: event, headers }];
           }),
         );
     }

@@ -1,12 +1,11 @@
 import {
   type DatabaseHandle,
   deleteOutbox,
-  fetchDueOutbox,
-  msUntilNextOutbox,
   OUTBOX_CHANNEL,
   type OutboxRow,
   postponeOutbox,
   type SessionLock,
+  takeDueOutbox,
   vacuumOutbox,
 } from "@taskflow/db";
 import { createSleeper, type Logger, type Metrics } from "@taskflow/observability";
@@ -58,9 +57,10 @@ export function createRelay(options: RelayOptions) {
   const stats = { inFlight: 0, processed: 0, failed: 0 };
 
   /**
-   * Publishes a batch destination by destination. What an engine confirmed is deleted; what
-   * one refused is postponed with backoff, so one engine that is down (a webhook receiver
-   * answering 500) does not hold back the others, nor make them publish again every pass.
+   * Publishes a batch destination by destination and returns the ids the engines confirmed
+   * (the caller deletes them). What an engine refused is postponed with backoff, so one
+   * engine that is down (a webhook receiver answering 500) does not hold back the others, nor
+   * make them publish again every pass.
    */
   async function publishBatch(rows: OutboxRow[]) {
     const byDestination = new Map<string, OutboxRow[]>();
@@ -81,7 +81,6 @@ export function createRelay(options: RelayOptions) {
       stats.inFlight = 0;
     });
     const published: number[] = [];
-    let failed = 0;
     for (const [i, [destination, list]] of [...byDestination].entries()) {
       const outcome = outcomes[i];
       if (outcome?.status === "fulfilled") {
@@ -89,7 +88,6 @@ export function createRelay(options: RelayOptions) {
         for (const row of list) published.push(row.id);
         continue;
       }
-      failed++;
       stats.failed += list.length;
       const attempt = (failures.get(destination) ?? 0) + 1;
       failures.set(destination, attempt);
@@ -104,34 +102,49 @@ export function createRelay(options: RelayOptions) {
         delayMs,
       );
     }
-    await deleteOutbox(database.db, published);
-    stats.processed += published.length;
-    deletedSinceVacuum += published.length;
+    return published;
+  }
+
+  /** Counts what was deleted and vacuums the outbox every `vacuumEvery` rows. */
+  async function deleted(count: number) {
+    stats.processed += count;
+    deletedSinceVacuum += count;
     if (deletedSinceVacuum >= vacuumEvery) {
       deletedSinceVacuum = 0;
       await vacuumOutbox(database.db).catch((error: unknown) =>
         logger.warn({ err: error }, "outbox vacuum failed"),
       );
     }
-    return failed;
   }
 
   async function lead(lock: SessionLock) {
+    // Published and confirmed, not deleted yet: the next read deletes them in its statement.
+    let confirmed: number[] = [];
     while (running && lock.held) {
       sleeper.clear();
       try {
-        const rows = await fetchDueOutbox(database.db, batchSize);
-        if (rows.length > 0) {
-          const failed = await publishBatch(rows);
-          if (rows.length === batchSize && failed === 0) continue;
+        const { due, nextDueInMs } = await takeDueOutbox(database.db, confirmed, batchSize);
+        await deleted(confirmed.length);
+        confirmed = [];
+        if (due.length > 0) {
+          confirmed = await publishBatch(due);
+          // More is waiting (a full batch, or a commit's NOTIFY came while publishing): the
+          // next read deletes these in the same round trip.
+          if (due.length === batchSize || sleeper.woken) continue;
+          await deleteOutbox(database.db, confirmed);
+          await deleted(confirmed.length);
+          confirmed = [];
         }
-        const nextDue = await msUntilNextOutbox(database.db);
-        await sleep(Math.min(pollMs, nextDue ?? pollMs));
+        await sleep(Math.min(pollMs, nextDueInMs ?? pollMs));
       } catch (error) {
         logger.error({ err: error }, "relay: publish failed, retrying");
         await sleep(pollMs);
       }
     }
+    // Stopping or no longer leading: what was confirmed is not published again by whoever leads next.
+    await deleteOutbox(database.db, confirmed).catch((error: unknown) =>
+      logger.warn({ err: error }, "relay: could not delete published messages (they go out again)"),
+    );
   }
 
   async function run() {

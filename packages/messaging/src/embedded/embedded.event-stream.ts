@@ -1,5 +1,5 @@
 import type { DatabaseHandle } from "@taskflow/db";
-import { sql } from "@taskflow/db";
+import { PREPARED, sql } from "@taskflow/db";
 import type {
   EventStream,
   StoredRecord,
@@ -78,42 +78,48 @@ export function createEmbeddedEventStream(options: EmbeddedEventStreamOptions): 
       if (records.length === 0) return;
       const partitions = await partitionCount(topic);
       const placed = records.map((r) => partitionOf(r.key, partitions));
-      const touched = [...new Set(placed)].sort((a, b) => a - b);
-      await db.transaction().execute(async (trx) => {
-        // Partition rows locked in one order (no deadlock between two appends), until commit:
-        // a partition's offsets become visible in the order they were handed out.
-        const { rows: locked } = await sql<{ partition: number; next_offset: number }>`
-          SELECT partition, next_offset FROM stream_partitions
-          WHERE topic = ${topic} AND partition = ANY(${touched}::int[])
+      // One statement (no BEGIN/COMMIT round trips): the partition rows are locked in one
+      // order (two appends cannot deadlock) and held until commit, so a partition's offsets
+      // become visible in the order they were handed out.
+      const { rows } = await sql<{ stored: number }>`${sql.raw(PREPARED)}
+        WITH input AS (
+          SELECT * FROM unnest(
+            ${placed}::int[], ${records.map((r) => r.id)}::text[],
+            ${records.map((r) => r.key)}::text[],
+            ${records.map((r) => JSON.stringify(r.value ?? null))}::jsonb[],
+            ${records.map((r) => JSON.stringify(r.headers ?? {}))}::jsonb[]
+          ) WITH ORDINALITY AS r(partition, event_id, key, value, headers, ord)
+        ),
+        counts AS (SELECT partition, count(*) AS n FROM input GROUP BY partition),
+        locked AS (
+          SELECT partition FROM stream_partitions
+          WHERE topic = ${topic} AND partition IN (SELECT partition FROM counts)
           ORDER BY partition
           FOR UPDATE
-        `.execute(trx);
-        const next = new Map(locked.map((row) => [row.partition, row.next_offset]));
-        const offsets = placed.map((partition) => {
-          const offset = next.get(partition);
-          if (offset === undefined)
-            throw new Error(`event stream: "${topic}" has no partition ${partition}`);
-          next.set(partition, offset + 1);
-          return offset;
-        });
-        await sql`
-          WITH stored AS (
-            INSERT INTO stream_records (topic, partition, "offset", event_id, key, value, headers)
-            SELECT ${topic}, r.* FROM unnest(
-              ${placed}::int[], ${offsets}::bigint[],
-              ${records.map((r) => r.id)}::text[], ${records.map((r) => r.key)}::text[],
-              ${records.map((r) => JSON.stringify(r.value ?? null))}::jsonb[],
-              ${records.map((r) => JSON.stringify(r.headers ?? {}))}::jsonb[]) AS r
-          ),
-          claimed AS (
-            UPDATE stream_partitions p SET next_offset = c.next_offset
-            FROM unnest(${[...next.keys()]}::int[], ${[...next.values()]}::bigint[])
-                 AS c(partition, next_offset)
-            WHERE p.topic = ${topic} AND p.partition = c.partition
-          )
-          SELECT pg_notify(${STREAM_CHANNEL}, ${topic})
-        `.execute(trx);
-      });
+        ),
+        claimed AS (
+          UPDATE stream_partitions p SET next_offset = p.next_offset + c.n
+          FROM counts c
+          WHERE p.topic = ${topic} AND p.partition = c.partition
+            AND p.partition IN (SELECT partition FROM locked)
+          RETURNING p.partition, p.next_offset - c.n AS first_offset
+        ),
+        stored AS (
+          INSERT INTO stream_records (topic, partition, "offset", event_id, key, value, headers)
+          SELECT ${topic}, i.partition,
+                 c.first_offset + row_number() OVER (PARTITION BY i.partition ORDER BY i.ord) - 1,
+                 i.event_id, i.key, i.value, i.headers
+          FROM input i JOIN claimed c USING (partition)
+          RETURNING partition
+        )
+        SELECT (SELECT count(*)::int FROM stored) AS stored, pg_notify(${STREAM_CHANNEL}, ${topic})
+      `.execute(db);
+      // Only if a partition row went missing; what was stored is appended again by the caller
+      // (consumers dedupe by id).
+      if (rows[0]?.stored !== records.length)
+        throw new Error(
+          `event stream: "${topic}" is missing partitions (stored ${rows[0]?.stored})`,
+        );
     },
 
     async consume(topic, group, handle, consumeOptions) {
