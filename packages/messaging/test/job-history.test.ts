@@ -1,20 +1,6 @@
-import {
-  createDatabase,
-  type Database,
-  type DatabaseHandle,
-  type JobHistoryRow,
-  type Kysely,
-  migrateUp,
-} from "@taskflow/db";
-import {
-  createTestDatabase,
-  engineAvailable,
-  testEngines,
-  uniqueName,
-  waitFor,
-} from "@taskflow/testing";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { Database, DatabaseHandle, JobHistoryRow, Kysely } from "@taskflow/db";
+import { engineAvailable, testEngines, uniqueName, waitFor } from "@taskflow/testing";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   createBullMqJobQueue,
   createEmbeddedJobQueue,
@@ -24,6 +10,7 @@ import {
   PermanentJobError,
   withJobHistory,
 } from "../src/index.ts";
+import { embeddedDatabases, redisTestPrefix } from "./fixtures.ts";
 
 /** An engine's raw queue on a fresh name, and the database its history goes to. */
 interface HistoryFixture {
@@ -31,51 +18,18 @@ interface HistoryFixture {
   open(queue: string): JobQueue;
 }
 
-const handles: DatabaseHandle[] = [];
-const cleanups: (() => Promise<void>)[] = [];
+const databases = embeddedDatabases();
 // Every BullMQ key of this run lives under one prefix, removed afterwards.
-const prefix = uniqueName("taskflow-test-bull");
-
-afterAll(async () => {
-  await Promise.all(handles.map((h) => h.close()));
-  await Promise.all(cleanups.map((c) => c()));
-  const redis = new Redis(testEngines.redisUrl, { lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } catch {
-    // Redis was not there: nothing was written.
-  } finally {
-    redis.disconnect();
-  }
-});
-
-async function openPglite(): Promise<DatabaseHandle> {
-  const database = await createDatabase({ dataDir: "memory://" });
-  handles.push(database);
-  await migrateUp(database.db);
-  return database;
-}
+const prefix = redisTestPrefix("taskflow-test-bull");
 
 let sharedPglite: Promise<DatabaseHandle> | undefined;
 const pglite = () => {
-  sharedPglite ??= openPglite();
+  sharedPglite ??= databases.pglite();
   return sharedPglite;
 };
 
 async function openPostgres(): Promise<DatabaseHandle | undefined> {
-  if (!(await engineAvailable("postgres"))) return undefined;
-  const testDb = await createTestDatabase();
-  cleanups.push(testDb.drop);
-  const database = await createDatabase({ url: testDb.url, dataDir: "unused" });
-  handles.push(database);
-  await migrateUp(database.db);
-  return database;
+  return (await databases.postgres())?.connect();
 }
 
 function describeJobHistory(engine: string, fixture: () => Promise<HistoryFixture | undefined>) {

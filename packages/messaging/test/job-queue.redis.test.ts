@@ -1,28 +1,12 @@
 import { engineAvailable, testEngines, uniqueName, waitFor } from "@taskflow/testing";
 import { Redis } from "ioredis";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createBullMqJobQueue } from "../src/index.ts";
+import { redisTestPrefix } from "./fixtures.ts";
 import { describeJobQueueContract } from "./job-queue.contract.ts";
 
 // Every key of this run lives under one prefix, removed afterwards.
-const prefix = uniqueName("taskflow-test-bull");
-
-afterAll(async () => {
-  const redis = new Redis(testEngines.redisUrl, { lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } catch {
-    // Redis was not there: nothing was written.
-  } finally {
-    redis.disconnect();
-  }
-});
+const prefix = redisTestPrefix("taskflow-test-bull");
 
 describeJobQueueContract("Redis (BullMQ)", async () => {
   if (!(await engineAvailable("redis"))) return undefined;
