@@ -2,6 +2,7 @@ import amqp, { type AmqpConnectionManager, type ChannelWrapper } from "amqp-conn
 import type { Channel, ConfirmChannel } from "amqplib";
 import type { BusMessage, EventBus } from "../event-bus.ts";
 import type { TaskQueue } from "../task-queue.ts";
+import { coalesceFrameWrites } from "./coalesce-writes.ts";
 import { createRabbitMqTaskQueue } from "./rabbitmq.task-queue.ts";
 
 export interface RabbitMqEventBusOptions {
@@ -22,6 +23,8 @@ export function createRabbitMqEventBus(options: RabbitMqEventBusOptions): EventB
     heartbeatIntervalInSeconds: options.heartbeatSeconds ?? 10,
     reconnectTimeInSeconds: 1,
   });
+  // One writev per turn instead of one per frame (see coalesce-writes.ts).
+  connection.on("connect", ({ connection: model }) => coalesceFrameWrites(model));
   connection.on("connectFailed", ({ err }) => options.onError?.(err));
   connection.on("disconnect", ({ err }) => options.onError?.(err));
   const publisher: ChannelWrapper = connection.createChannel({

@@ -8,6 +8,7 @@ import type {
   Subscription,
   TaskQueue,
 } from "../task-queue.ts";
+import { coalesceFrameWrites } from "./coalesce-writes.ts";
 
 export interface RabbitMqTaskQueueOptions {
   url: string;
@@ -42,6 +43,8 @@ export function createRabbitMqTaskQueue(
     heartbeatIntervalInSeconds: options.heartbeatSeconds ?? 10,
     reconnectTimeInSeconds: 1,
   });
+  // One writev per turn instead of one per frame (see coalesce-writes.ts).
+  connection.on("connect", ({ connection: model }) => coalesceFrameWrites(model));
   connection.on("connectFailed", ({ err }) => options.onError?.(err));
   connection.on("disconnect", ({ err }) => options.onError?.(err));
 
