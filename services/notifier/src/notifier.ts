@@ -1,8 +1,9 @@
-import type { Delivery, EventBus, Subscription } from "@taskflow/messaging";
+import { GroupCommitter } from "@taskflow/db";
+import type { Delivery, EventBus, EventEnvelope, Subscription } from "@taskflow/messaging";
 import { isEventEnvelope } from "@taskflow/messaging";
 import type { NotificationRepository } from "@taskflow/notifications";
 import type { Logger, Metrics } from "@taskflow/observability";
-import { isOrderCreated, ORDER_CREATED } from "@taskflow/orders";
+import { isOrderCreated, ORDER_CREATED, type OrderCreated } from "@taskflow/orders";
 
 /** The notifier's own queue on the event bus. */
 export const NOTIFIER_QUEUE = "notifier";
@@ -24,7 +25,8 @@ const REQUEUE_AFTER_ERROR_MS = 1_000;
 /**
  * The notifier: its own durable queue on the event bus, bound to `order.created`. For each
  * order: a notification for its owner, a live `notification.created`, and an order
- * confirmation email job — one transaction, once per event id — and only then the ack.
+ * confirmation email job — once per event id — and only then the ack. The events that arrive
+ * while a batch is being written are written together by the next one (one transaction).
  */
 export function createNotifier(options: NotifierOptions) {
   const { bus, notifications, logger, metrics } = options;
@@ -32,6 +34,26 @@ export function createNotifier(options: NotifierOptions) {
   const stats = { inFlight: 0, processed: 0, failed: 0 };
   const running = new Set<Promise<void>>();
   let subscription: Subscription | undefined;
+
+  // A batch that fails is written again event by event, so that one bad event fails alone.
+  const records = new GroupCommitter<EventEnvelope<OrderCreated>, boolean | Error>(
+    async (events) => {
+      try {
+        return await notifications.recordOrdersCreated(events);
+      } catch (batchError) {
+        if (events.length === 1) return [asError(batchError)];
+        return Promise.all(
+          events.map((event) =>
+            notifications.recordOrdersCreated([event]).then(
+              ([made]) => made ?? false,
+              (error: unknown) => asError(error),
+            ),
+          ),
+        );
+      }
+    },
+    { onFlush: (size) => metrics.batchSize.observe({ batch: "notifications" }, size) },
+  );
 
   async function handle(delivery: Delivery) {
     const event = delivery.message.body;
@@ -43,7 +65,8 @@ export function createNotifier(options: NotifierOptions) {
       return;
     }
     try {
-      const made = await notifications.recordOrderCreated({ ...event, data: event.data });
+      const made = await records.submit({ ...event, data: event.data });
+      if (made instanceof Error) throw made;
       delivery.ack();
       stats.processed++;
       metrics.consumed.inc({ queue: queueName, outcome: made ? "ack" : "skip" });
@@ -84,3 +107,5 @@ export function createNotifier(options: NotifierOptions) {
 }
 
 export type Notifier = ReturnType<typeof createNotifier>;
+
+const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));

@@ -149,7 +149,8 @@ for (const [name, open] of Object.entries(engines)) {
           data: { to: `${ownerId}@example.com`, name: "Ann", total_cents: 15980 },
         });
         await waitFor(() => heard.length >= 1, { what: "the live notice" });
-        expect(heard.map((h) => JSON.parse(h).owner_id)).toEqual([ownerId]);
+        const told = heard.flatMap((h) => JSON.parse(h) as { owner_id: string }[]);
+        expect(told.map((n) => n.owner_id)).toEqual([ownerId]);
         await notifier.stop(5_000);
         await unlisten();
         await bus.close();
