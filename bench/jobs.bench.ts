@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { createBullMqJobQueue } from "@taskflow/messaging";
+import { createBullMqJobQueue } from "@taskflow/messaging/redis";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 

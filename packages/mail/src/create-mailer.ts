@@ -1,13 +1,22 @@
 import type { DatabaseHandle } from "@taskflow/db";
+import { lazyAdapter } from "@taskflow/messaging";
 import type { Mailer } from "./mailer.ts";
 import { createSinkMailer } from "./sink.mailer.ts";
-import { createSmtpMailer } from "./smtp.mailer.ts";
 
-/** SMTP when a URL is configured, else the embedded sink in the application database. */
+/**
+ * SMTP when a URL is configured (nodemailer, loaded on first use), else the embedded sink in
+ * the application database.
+ */
 export function createMailer(options: {
   smtpUrl: string | undefined;
   database: DatabaseHandle;
 }): Mailer {
-  if (options.smtpUrl) return createSmtpMailer({ url: options.smtpUrl });
+  const { smtpUrl } = options;
+  if (smtpUrl) {
+    return lazyAdapter<Mailer>({ engine: "smtp" }, async () => {
+      const { createSmtpMailer } = await import("./smtp.mailer.ts");
+      return createSmtpMailer({ url: smtpUrl });
+    });
+  }
   return createSinkMailer({ database: options.database });
 }

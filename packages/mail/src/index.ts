@@ -4,5 +4,4 @@ export * from "./mail-jobs.ts";
 export * from "./mailer.ts";
 export * from "./order-jobs.ts";
 export * from "./sink.mailer.ts";
-export * from "./smtp.mailer.ts";
 export * from "./templates.ts";

@@ -2,7 +2,8 @@ import { freePort } from "@taskflow/testing";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer, type SMTPServerAddress } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSmtpMailer, type Mailer, MailRejected, type OutgoingMail } from "../src/index.ts";
+import { type Mailer, MailRejected, type OutgoingMail } from "../src/index.ts";
+import { createSmtpMailer } from "../src/smtp.mailer.ts";
 
 interface Received {
   mail: ParsedMail;

@@ -1,9 +1,12 @@
 import type { DatabaseHandle } from "@taskflow/db";
 import { createEmbeddedJobQueue } from "./embedded/embedded.job-queue.ts";
 import type { JobQueue } from "./job-queue.ts";
-import { createBullMqJobQueue } from "./redis/bullmq.job-queue.ts";
+import { lazyAdapter } from "./lazy-adapter.ts";
 
-/** BullMQ when a Redis URL is configured, else the embedded job queue in the application database. */
+/**
+ * BullMQ when a Redis URL is configured (loaded on first use), else the embedded job queue in
+ * the application database.
+ */
 export function createJobQueue(options: {
   redisUrl: string | undefined;
   queue: string;
@@ -16,12 +19,16 @@ export function createJobQueue(options: {
   onError?: (error: Error) => void;
 }): JobQueue {
   const { leaseMs } = options;
-  if (options.redisUrl) {
-    return createBullMqJobQueue({
-      url: options.redisUrl,
-      queue: options.queue,
-      ...(leaseMs ? { lockMs: leaseMs } : {}),
-      ...(options.onError ? { onError: options.onError } : {}),
+  const { redisUrl } = options;
+  if (redisUrl) {
+    return lazyAdapter<JobQueue>({ engine: "redis", name: options.queue }, async () => {
+      const { createBullMqJobQueue } = await import("./redis/bullmq.job-queue.ts");
+      return createBullMqJobQueue({
+        url: redisUrl,
+        queue: options.queue,
+        ...(leaseMs ? { lockMs: leaseMs } : {}),
+        ...(options.onError ? { onError: options.onError } : {}),
+      });
     });
   }
   return createEmbeddedJobQueue({

@@ -1,12 +1,8 @@
 import { Admin } from "@platformatic/kafka";
 import { engineAvailable, testEngines, uniqueName } from "@taskflow/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  createKafkaEventStream,
-  type EventStream,
-  kafkaBrokersFromUrl,
-  partitionOf,
-} from "../src/index.ts";
+import { type EventStream, partitionOf } from "../src/index.ts";
+import { createKafkaEventStream, kafkaBrokersFromUrl } from "../src/kafka/kafka.event-stream.ts";
 import { describeEventStreamContract } from "./event-stream.contract.ts";
 
 // Topics and groups are cluster-wide on Kafka: this run's carry its name, and are deleted after.

@@ -2,7 +2,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { engineAvailable, testEngines, uniqueName } from "@taskflow/testing";
 import { afterAll } from "vitest";
-import { createNatsEventStream } from "../src/index.ts";
+import { createNatsEventStream } from "../src/nats/nats.event-stream.ts";
 import { describeEventStreamContract } from "./event-stream.contract.ts";
 
 // Every stream of this run (topics and leases) is named after one prefix, deleted afterwards.

@@ -1,5 +1,5 @@
 import { engineAvailable, testEngines, uniqueName } from "@taskflow/testing";
-import { createRedisEventStream } from "../src/index.ts";
+import { createRedisEventStream } from "../src/redis/index.ts";
 import { describeEventStreamContract } from "./event-stream.contract.ts";
 import { redisTestPrefix } from "./fixtures.ts";
 

@@ -2,7 +2,6 @@ import type { Database, DatabaseHandle, JobHistoryRow, Kysely } from "@taskflow/
 import { engineAvailable, testEngines, uniqueName, waitFor } from "@taskflow/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  createBullMqJobQueue,
   createEmbeddedJobQueue,
   type JobHandler,
   type JobProcessor,
@@ -10,6 +9,7 @@ import {
   PermanentJobError,
   withJobHistory,
 } from "../src/index.ts";
+import { createBullMqJobQueue } from "../src/redis/index.ts";
 import { embeddedDatabases, redisTestPrefix } from "./fixtures.ts";
 
 /** An engine's raw queue on a fresh name, and the database its history goes to. */

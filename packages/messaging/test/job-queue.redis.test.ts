@@ -1,7 +1,7 @@
 import { engineAvailable, testEngines, uniqueName, waitFor } from "@taskflow/testing";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { createBullMqJobQueue } from "../src/index.ts";
+import { createBullMqJobQueue } from "../src/redis/index.ts";
 import { redisTestPrefix } from "./fixtures.ts";
 import { describeJobQueueContract } from "./job-queue.contract.ts";
 

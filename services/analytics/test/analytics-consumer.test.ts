@@ -1,10 +1,10 @@
 import { createDatabase, type DatabaseHandle, migrateUp } from "@taskflow/db";
 import {
   createEmbeddedEventStream,
-  createRedisEventStream,
   type EventEnvelope,
   type EventStream,
 } from "@taskflow/messaging";
+import { createRedisEventStream } from "@taskflow/messaging/redis";
 import { createLogger } from "@taskflow/observability";
 import type { OrderCreated } from "@taskflow/orders";
 import type { TaskFinished } from "@taskflow/tasks";

@@ -1,5 +1,6 @@
 import { createDatabase, migrateUp } from "@taskflow/db";
-import { type AlertEmailData, alertEmailJob, createSmtpMailer } from "@taskflow/mail";
+import { type AlertEmailData, alertEmailJob } from "@taskflow/mail";
+import { createSmtpMailer } from "@taskflow/mail/smtp";
 import { createEmbeddedJobQueue } from "@taskflow/messaging";
 import { createLogger, createMetrics } from "@taskflow/observability";
 import { startTestSmtpServer, waitFor } from "@taskflow/testing";

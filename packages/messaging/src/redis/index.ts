@@ -1,0 +1,2 @@
+export * from "./bullmq.job-queue.ts";
+export * from "./redis.event-stream.ts";
