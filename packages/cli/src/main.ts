@@ -101,7 +101,9 @@ async function runRoles(command: Role): Promise<void> {
         roles.push(validator);
         validatorUrl = validator.url;
       }
-      roles.push(await startApi(rt, { port: config.port, validatorUrl }));
+      const api = await startApi(rt, { port: config.port, validatorUrl });
+      roles.push(api);
+      console.log(startedMessage(api.url, api.webApp));
       return;
     }
     await assertMigrated(rt.database);
@@ -145,6 +147,17 @@ async function runRoles(command: Role): Promise<void> {
     await rt.close().catch(() => {});
     throw error;
   }
+}
+
+/** What `taskflow start` tells the person who ran it: the address to open. */
+function startedMessage(listening: string, webApp: boolean): string {
+  const url = new URL(listening);
+  // Listening on every interface: this machine's browser reaches it on loopback.
+  if (url.hostname === "[::]" || url.hostname === "0.0.0.0") url.hostname = "localhost";
+  const base = url.origin;
+  return webApp
+    ? `\nTaskFlow is running: open ${base}/ (API docs at ${base}/docs)\n`
+    : `\nTaskFlow is running: API docs at ${base}/docs (no web app: run \`npm run build -w @taskflow/web\`, or \`npm start\`, which builds it)\n`;
 }
 
 async function migrate(args: string[]): Promise<void> {

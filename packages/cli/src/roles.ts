@@ -9,7 +9,7 @@ import {
   formatRebuildSummary,
   rebuildAnalytics as rebuildAnalyticsAggregates,
 } from "@taskflow/analytics";
-import { buildApp, countRequests, grpcOrderValidator } from "@taskflow/api";
+import { buildApp, countRequests, grpcOrderValidator, isWebAppBuilt } from "@taskflow/api";
 import type { TokenService } from "@taskflow/auth";
 import { createHeartbeat, outboxLag, type ProcessStats } from "@taskflow/db";
 import { createMailer } from "@taskflow/mail";
@@ -114,13 +114,14 @@ function serviceToken(tokens: TokenService, service: string): () => Promise<stri
 }
 
 /**
- * The HTTP API, with the operations routes on the same port. Orders are validated by the
- * validator at `validatorUrl` (TASKFLOW_VALIDATOR_URL, or the one `start` runs in-process).
+ * The HTTP API, with the operations routes on the same port, and the built web app at / (its
+ * `url`; `webApp` says whether there was one to serve). Orders are validated by the validator
+ * at `validatorUrl` (TASKFLOW_VALIDATOR_URL, or the one `start` runs in-process).
  */
 export async function startApi(
   rt: Runtime,
   options: { port: number; validatorUrl?: string | undefined },
-): Promise<RunningRole> {
+): Promise<RunningRole & { url: string; webApp: boolean }> {
   refreshTaskGauges(rt);
   const tokens = tokenServiceFor(rt.config, rt.logger);
   const validatorUrl = options.validatorUrl ?? rt.config.validator.url;
@@ -128,6 +129,9 @@ export async function startApi(
     ? createValidatorClient(validatorUrl, serviceToken(tokens, "api"))
     : undefined;
   if (!validator) rt.logger.warn("TASKFLOW_VALIDATOR_URL unset: orders answer 503");
+  const webDir = rt.config.web.dir;
+  if (webDir === undefined)
+    rt.logger.warn("no web app: TASKFLOW_WEB_DIR is unset and @taskflow/web is not installed");
   const app = await buildApp({
     ...(validator ? { orderValidator: grpcOrderValidator(validator) } : {}),
     database: rt.database,
@@ -146,12 +150,14 @@ export async function startApi(
     adminEmails: rt.config.auth.adminEmails,
     taskQueue: rt.taskQueue,
     jobQueue: rt.jobQueue,
+    webDir,
   });
   const requests = countRequests(app.server);
   const url = await app.listen({ host: rt.config.host, port: options.port });
-  rt.logger.info({ url, docs: `${url}/docs` }, "api listening");
+  const webApp = webDir !== undefined && isWebAppBuilt(webDir);
+  rt.logger.info({ url, docs: `${url}/docs`, ...(webApp && { app: `${url}/` }) }, "api listening");
   // Concurrency 0: the API takes as many requests as come.
-  return withHeartbeat(
+  const role = await withHeartbeat(
     rt,
     {
       name: "api",
@@ -162,6 +168,7 @@ export async function startApi(
     },
     { concurrency: 0, stats: () => requests.stats },
   );
+  return { ...role, url, webApp };
 }
 
 export async function startWorker(rt: Runtime): Promise<RunningRole> {

@@ -1,3 +1,6 @@
+import { existsSync, realpathSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
 import { z } from "zod";
 
 /**
@@ -109,6 +112,8 @@ const envSchema = z.object({
   TASKFLOW_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(1_000),
   TASKFLOW_RETRY_MAX_MS: z.coerce.number().int().min(1).max(86_400_000).default(300_000),
   TASKFLOW_TRUST_PROXY: z.stringbool().default(false),
+  /** The built web app the API serves at / (index.html, assets/); default services/web/dist. */
+  TASKFLOW_WEB_DIR: z.string().min(1).optional(),
   TASKFLOW_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
@@ -166,6 +171,26 @@ export interface Config {
   worker: { concurrency: number; prefetch: number; retryBaseMs: number; retryMaxMs: number };
   trustProxy: boolean;
   shutdownTimeoutMs: number;
+  /**
+   * `dir`: the built web app, absolute: TASKFLOW_WEB_DIR, or services/web/dist of this
+   * repository; undefined when it is unset and the @taskflow/web package is not installed.
+   */
+  web: { dir: string | undefined };
+}
+
+/**
+ * services/web/dist, found through the installed @taskflow/web package (node_modules links to
+ * the workspace) rather than this file's URL: in the bundle (packages/cli/dist/taskflow.mjs)
+ * this module's URL is the bundle's. Looked up by folder, not `require.resolve`, so that the
+ * package's `exports` do not matter.
+ */
+function defaultWebDir(): string | undefined {
+  const require = createRequire(import.meta.url);
+  for (const modules of require.resolve.paths("@taskflow/web") ?? []) {
+    const pkg = path.join(modules, "@taskflow/web");
+    if (existsSync(path.join(pkg, "package.json"))) return path.join(realpathSync(pkg), "dist");
+  }
+  return undefined;
 }
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
@@ -269,5 +294,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     trustProxy: env.TASKFLOW_TRUST_PROXY,
     shutdownTimeoutMs: env.TASKFLOW_SHUTDOWN_TIMEOUT_MS,
+    web: {
+      dir:
+        env.TASKFLOW_WEB_DIR === undefined ? defaultWebDir() : path.resolve(env.TASKFLOW_WEB_DIR),
+    },
   };
 }

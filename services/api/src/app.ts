@@ -62,6 +62,9 @@ import { authRoutes } from "./modules/users/auth.routes.ts";
 import { createUserRepository } from "./modules/users/user.repository.ts";
 import { UserSchema } from "./modules/users/user.schemas.ts";
 import { createUserService } from "./modules/users/user.service.ts";
+import { webRoutes } from "./modules/web/web.routes.ts";
+
+export { isWebAppBuilt, WEB_SECURITY_HEADERS } from "./modules/web/web.routes.ts";
 
 /** Stands in when no validator is configured: every order waits for one (503). */
 const noValidator: OrderValidator = {
@@ -108,6 +111,11 @@ export interface ApiDependencies {
   /** The engines the monitor reports on and acts upon; without one, it shows what it has. */
   taskQueue?: TaskQueue;
   jobQueue?: JobQueue;
+  /**
+   * The built web app (index.html, assets/) to serve at /, with a history fallback for the
+   * app's pages; none without it. A folder without an index.html is warned about and skipped.
+   */
+  webDir?: string | undefined;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -293,6 +301,8 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.devMail)
     await app.register(devMailRoutes, { prefix: "/api/dev/mail", db: deps.database.db });
   registerOpsRoutes(app, { checks: deps.checks, metrics: deps.metrics });
+  if (deps.webDir !== undefined)
+    await app.register(webRoutes, { root: deps.webDir, logger: deps.logger });
 
   return app;
 }

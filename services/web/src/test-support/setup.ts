@@ -1,0 +1,14 @@
+import { cleanup, configure } from "@testing-library/react";
+import { afterEach, vi } from "vitest";
+import { sessionStore } from "../session/session-store.ts";
+
+// The machine is shared with engines and other test files: give async queries time.
+configure({ asyncUtilTimeout: 10_000 });
+
+// Vitest runs without globals, so Testing Library cannot register its own cleanup.
+afterEach(() => {
+  cleanup();
+  sessionStore.reset();
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
+});
