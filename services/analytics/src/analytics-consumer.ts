@@ -42,6 +42,8 @@ export interface BatchHandlerOptions {
   logger: Logger;
   metrics?: Metrics;
   stats: AnalyticsConsumerStats;
+  /** Told after each batch is counted (its offsets are committed next). */
+  onCounted?: () => void;
 }
 
 /**
@@ -66,6 +68,7 @@ export function analyticsBatchHandler(topic: string, options: BatchHandlerOption
       stats.ignored += ignored.length;
       metrics?.consumed.inc({ queue, outcome: "ack" }, applied);
       metrics?.consumed.inc({ queue, outcome: "skip" }, duplicates + ignored.length);
+      options.onCounted?.();
     } catch (error) {
       stats.failed++;
       metrics?.consumed.inc({ queue, outcome: "retry" }, batch.length);
@@ -89,7 +92,11 @@ export interface AnalyticsConsumerOptions {
   retryDelayMs?: number;
   /** How often a standby looks for the lock, and the holder checks it still has it (2 s). */
   lockPollMs?: number;
+  /** How long processed event ids are kept for dedupe (7 days); forgotten hourly after that. */
+  keepProcessedIdsMs?: number;
 }
+
+const FORGET_EVERY_MS = 60 * 60_000;
 
 /**
  * The analytics consumer: reads the `orders` and `tasks` topics as group `analytics` and counts
@@ -115,7 +122,14 @@ export function createAnalyticsConsumer(options: AnalyticsConsumerOptions) {
   let lock: SessionLock | undefined;
   let subscriptions: StreamSubscription[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let forgetTimer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const keepProcessedIdsMs = options.keepProcessedIdsMs ?? 7 * 24 * 60 * 60_000;
+  // Topics with a batch counted since this consumer took over. A batch a dead consumer left
+  // uncommitted is the first one read after a take-over: once every topic has had one, no
+  // old event can come again (only a rebuild replays, and it clears the ids itself), so ids
+  // past the retention can be forgotten.
+  const countedTopics = new Set<string>();
   // One transition (take over, step down) at a time.
   let transition: Promise<void> = Promise.resolve();
 
@@ -123,6 +137,7 @@ export function createAnalyticsConsumer(options: AnalyticsConsumerOptions) {
     const taken = await database.tryLock(analyticsLockName(group));
     if (!taken) return;
     lock = taken;
+    countedTopics.clear();
     try {
       for (const topic of [topics.orders, topics.tasks]) {
         const handle = analyticsBatchHandler(topic, {
@@ -131,6 +146,7 @@ export function createAnalyticsConsumer(options: AnalyticsConsumerOptions) {
           logger,
           ...(options.metrics ? { metrics: options.metrics } : {}),
           stats,
+          onCounted: () => countedTopics.add(topic),
         });
         subscriptions.push(
           await stream.consume(topic, group, handle, {
@@ -153,6 +169,18 @@ export function createAnalyticsConsumer(options: AnalyticsConsumerOptions) {
     await Promise.all(running.map((s) => s.stop()));
     await lock?.release();
     lock = undefined;
+  }
+
+  /** Forgets processed ids past the retention, while this consumer counts (see countedTopics). */
+  async function forgetOldIds(): Promise<number> {
+    if (!lock?.held || countedTopics.size < 2) return 0;
+    const before = new Date(Date.now() - keepProcessedIdsMs);
+    let forgotten = 0;
+    for (;;) {
+      const n = await repository.forgetProcessed(group, before);
+      forgotten += n;
+      if (n < 10_000) return forgotten;
+    }
   }
 
   function step() {
@@ -185,11 +213,20 @@ export function createAnalyticsConsumer(options: AnalyticsConsumerOptions) {
       if (!lock) logger.info({ group }, "another analytics consumer holds the group: standing by");
       timer = setInterval(() => void step(), lockPollMs);
       timer.unref();
+      forgetTimer = setInterval(() => {
+        forgetOldIds().catch((error: unknown) =>
+          logger.warn({ err: error, group }, "could not forget old processed event ids"),
+        );
+      }, FORGET_EVERY_MS);
+      forgetTimer.unref();
     },
+    /** Forgets the processed ids past the retention now (it runs hourly); returns how many. */
+    forgetOldIds,
     /** Stops reading: the batches in hand are counted and committed, then the lock is freed. */
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearInterval(forgetTimer);
       await transition;
       await stepDown();
     },

@@ -152,6 +152,25 @@ export function createAnalyticsRepository(db: Kysely<Database>) {
       });
     },
 
+    /**
+     * Forgets `consumer`'s event ids processed before `before`, at most `limit` of them per
+     * call (the caller repeats while it gets `limit`); returns how many.
+     */
+    async forgetProcessed(consumer: string, before: Date, limit = 10_000): Promise<number> {
+      const { rows } = await sql<{ n: number }>`
+        WITH gone AS (
+          DELETE FROM analytics_processed_events
+          WHERE (consumer, event_id) IN (
+            SELECT consumer, event_id FROM analytics_processed_events
+            WHERE consumer = ${consumer} AND processed_at < ${before}
+            LIMIT ${limit})
+          RETURNING 1
+        )
+        SELECT count(*)::int AS n FROM gone
+      `.execute(db);
+      return rows[0]?.n ?? 0;
+    },
+
     /** Empties the aggregates and `consumer`'s processed ids, in one transaction (a rebuild). */
     async reset(consumer: string): Promise<void> {
       await db.transaction().execute(async (trx) => {

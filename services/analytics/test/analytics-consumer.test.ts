@@ -233,5 +233,78 @@ for (const [name, open] of Object.entries(engines)) {
         await after.stop();
       },
     );
+
+    it.skipIf(!engine)(
+      "forgets processed ids past the retention, and only once a batch of each topic was counted since it took over",
+      async () => {
+        if (!engine) return;
+        const { database } = engine;
+        const topics: AnalyticsTopics = {
+          orders: uniqueName("orders"),
+          tasks: uniqueName("tasks"),
+        };
+        const group = uniqueName("forget");
+        const producer = engine.stream();
+        for (const topic of [topics.orders, topics.tasks]) await producer.ensureTopic(topic);
+        const start = new Date(Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE);
+        const append = async (n: number) => {
+          const { orders, tasks } = workload({ orders: n, tasks: n }, start);
+          await producer.append(topics.orders, orders.map(streamRecord));
+          await producer.append(topics.tasks, tasks.map(streamRecord));
+        };
+        const consumer = () => {
+          const c = createAnalyticsConsumer({
+            stream: engine.stream(),
+            database,
+            logger: silent,
+            topics,
+            group,
+            retryDelayMs: 100,
+            lockPollMs: 200,
+            keepProcessedIdsMs: 60_000,
+          });
+          running.push(c);
+          return c;
+        };
+        const ids = async () =>
+          (
+            await database.db
+              .selectFrom("analytics_processed_events")
+              .select("event_id")
+              .where("consumer", "=", group)
+              .orderBy("event_id")
+              .execute()
+          ).map((r) => r.event_id);
+        const age = (eventIds: string[]) =>
+          database.db
+            .updateTable("analytics_processed_events")
+            .set({ processed_at: new Date(Date.now() - 60 * MINUTE) })
+            .where("consumer", "=", group)
+            .where("event_id", "in", eventIds)
+            .execute();
+
+        await append(5);
+        const first = consumer();
+        await first.start();
+        await waitFor(() => first.stats.processed === 10, { what: "10 events counted" });
+        const counted = await ids();
+        await age(counted.slice(0, 4));
+        expect(await first.forgetOldIds()).toBe(4);
+        expect(await ids()).toEqual(counted.slice(4));
+        await first.stop();
+
+        // A consumer that took over and has not counted a batch of each topic yet may still
+        // get what its predecessor left uncommitted: it forgets nothing.
+        const next = consumer();
+        await next.start();
+        await age(counted.slice(4));
+        expect(await next.forgetOldIds()).toBe(0);
+        await append(1);
+        await waitFor(() => next.stats.processed === 2, { what: "a batch of each topic" });
+        expect(await next.forgetOldIds()).toBe(6);
+        expect(await ids()).toHaveLength(2);
+        await next.stop();
+      },
+    );
   });
 }
