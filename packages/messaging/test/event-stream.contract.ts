@@ -181,6 +181,28 @@ export function describeEventStreamContract(
       expect(second.records).toHaveLength(12);
     });
 
+    it.skipIf(!f)(
+      "lets one group read two topics with a consumer each, every record of each topic read by its own",
+      async () => {
+        const a = await newTopic();
+        const b = await newTopic();
+        await a.stream.append(a.topic, records(5, 20, "a"));
+        await b.stream.append(b.topic, records(5, 20, "b"));
+        // As the analytics service does: one group, one consumer (group member) per topic.
+        const group = `both-${a.topic}`;
+        const readsA = track(await collect(await open(), a.topic, group));
+        const readsB = track(await collect(await open(), b.topic, group));
+        await waitFor(() => readsA.records.length >= 20 && readsB.records.length >= 20, {
+          what: "both topics read whole",
+          timeoutMs: 30_000,
+        });
+        expect(new Set(ids(readsA.records))).toEqual(new Set(ids(records(5, 20, "a"))));
+        expect(new Set(ids(readsB.records))).toEqual(new Set(ids(records(5, 20, "b"))));
+        expect(readsA.records.every((r) => r.topic === a.topic)).toBe(true);
+        expect(readsB.records.every((r) => r.topic === b.topic)).toBe(true);
+      },
+    );
+
     it.skipIf(!f)("an unknown topic refuses appends", async () => {
       const stream = await open();
       if (!f) return;

@@ -23,6 +23,7 @@ import type {
 } from "../event-stream.ts";
 import { consumeDefaults } from "../event-stream-consumer.ts";
 import { assertStreamName } from "../event-stream-partition.ts";
+import { subscribedRoundRobinAssigner } from "./subscribed-assigner.ts";
 
 export interface KafkaEventStreamOptions {
   /** Bootstrap brokers, `host:port` each. */
@@ -213,6 +214,8 @@ export function createKafkaEventStream(options: KafkaEventStreamOptions): EventS
           rebalanceTimeout: rebalanceTimeoutMs,
           // Asked for before every JoinGroup: held back until the batch in hand is handled.
           protocolsMetadata: () => gate.beforeJoin(),
+          // Members of one group may read different topics (see subscribed-assigner.ts).
+          partitionAssigner: subscribedRoundRobinAssigner,
           maxWaitTime: maxWaitMs,
           highWaterMark: Math.max(maxBatch * 2, 64),
           retries: 5,
