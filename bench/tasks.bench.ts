@@ -33,9 +33,8 @@ import {
   type MachineFigures,
   type ProcessFigures,
   ProcSampler,
-  readMachineCpu,
-  readProc,
 } from "./lib/procstat.ts";
+import { waitQuiet } from "./lib/quiet.ts";
 import {
   type AmqpRate,
   type HttpRate,
@@ -241,42 +240,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The machine is shared: wait (bounded) until nothing else keeps the cores busy.
-
-const QUIET_CORES = 0.3;
-
-/** Busy cores over one second, all processes but `ours` (this one and its children). */
-async function busyCores(ours: readonly number[]): Promise<number> {
-  const cpuOfOurs = () => ours.reduce((sum, pid) => sum + (readProc(pid)?.cpuSeconds ?? 0), 0);
-  const a = readMachineCpu();
-  const oursA = cpuOfOurs();
-  await sleep(1_000);
-  const b = readMachineCpu();
-  const oursB = cpuOfOurs();
-  return (b.busy - a.busy - (oursB - oursA)) / ((b.total - a.total) / b.cores);
-}
-
-async function waitQuiet(seconds: number, children: readonly number[] = []): Promise<string> {
-  if (seconds <= 0) return "";
-  const started = performance.now();
-  const ours = [process.pid, ...children];
-  const busyCores_ = () => busyCores(ours);
-  let busy = await busyCores_();
-  if (busy < QUIET_CORES) return "";
-  process.stdout.write(
-    `  (machine busy: ${dec(busy, 2)} cores in use by other processes; waiting up to ${seconds} s…`,
-  );
-  while (performance.now() - started < seconds * 1000) {
-    busy = await busyCores_();
-    if (busy < QUIET_CORES) {
-      console.log(` quiet after ${dec((performance.now() - started) / 1000, 0)} s)`);
-      return "";
-    }
-  }
-  console.log(" still busy: measuring anyway)");
-  return `the machine was busy before this measurement (${dec(busy, 2)} cores used by other processes)`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Raw engine rates
 

@@ -31,16 +31,21 @@ export function spawnChild(
   name: string,
   command: string,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; cwd: string; logFile: string },
+  options: { env: NodeJS.ProcessEnv; cwd: string; logFile: string; input?: string },
 ): Child {
   const fd = openSync(options.logFile, "a");
   const proc = spawn(command, args, {
     cwd: options.cwd,
     env: options.env,
-    stdio: ["ignore", fd, fd],
+    // With `input`, standard input is a pipe that gets it, then end of file (a password).
+    stdio: [options.input === undefined ? "ignore" : "pipe", fd, fd],
   });
   closeSync(fd);
   if (proc.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+  if (options.input !== undefined && proc.stdin) {
+    proc.stdin.on("error", () => {});
+    proc.stdin.end(options.input);
+  }
   const child: Child = {
     name,
     pid: proc.pid,
@@ -94,7 +99,14 @@ export async function runToEnd(
   name: string,
   command: string,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; cwd: string; logFile: string; timeoutMs: number },
+  options: {
+    env: NodeJS.ProcessEnv;
+    cwd: string;
+    logFile: string;
+    timeoutMs: number;
+    /** Written to its standard input, then end of file. */
+    input?: string;
+  },
 ): Promise<string> {
   const child = spawnChild(name, command, args, options);
   const status = await Promise.race([

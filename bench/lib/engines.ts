@@ -1,4 +1,7 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import amqp from "amqplib";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { errorMessage, withTimeout } from "./util.ts";
 
@@ -110,4 +113,71 @@ export function redact(url: string): string {
   const u = new URL(url);
   if (u.password) u.password = "***";
   return u.toString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// RabbitMQ virtual hosts: a run of its own, names included (exchanges and queues the roles name
+// themselves, like `taskflow.events` and `notifier`). Made with rabbitmqctl on this machine.
+
+const run = promisify(execFile);
+
+/** Creates vhost `name` and gives `user` every permission on it (rabbitmqctl). */
+export async function createVhost(name: string, user: string): Promise<void> {
+  await run("rabbitmqctl", ["-q", "add_vhost", name], { timeout: 60_000 });
+  await run("rabbitmqctl", ["-q", "set_permissions", "-p", name, user, ".*", ".*", ".*"], {
+    timeout: 60_000,
+  });
+}
+
+/** Deletes vhost `name` and everything in it. */
+export async function deleteVhost(name: string): Promise<void> {
+  await run("rabbitmqctl", ["-q", "delete_vhost", name], { timeout: 60_000 });
+}
+
+/** `amqpUrl` pointing at vhost `name`. */
+export function vhostUrl(amqpUrl: string, name: string): string {
+  const url = new URL(amqpUrl);
+  url.pathname = `/${encodeURIComponent(name)}`;
+  return url.toString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis
+
+/** Runs `fn` with a short-lived ioredis client. */
+export async function withRedis<T>(url: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on("error", () => {});
+  try {
+    await withTimeout(redis.connect(), 5_000, "Redis connect");
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** "Redis 7.0.15", or throws a readable error when it does not answer. */
+export async function checkRedis(url: string): Promise<string> {
+  try {
+    return await withRedis(url, async (redis) => {
+      const info = await redis.info("server");
+      return `Redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? "?"}`;
+    });
+  } catch (error) {
+    throw new Error(`Redis is not reachable at ${redact(url)}: ${errorMessage(error)}`);
+  }
+}
+
+/** Deletes every key matching `pattern` (SCAN, then DEL in batches); answers how many. */
+export async function deleteRedisKeys(url: string, pattern: string): Promise<number> {
+  return withRedis(url, async (redis) => {
+    let deleted = 0;
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) deleted += await redis.del(...keys);
+    } while (cursor !== "0");
+    return deleted;
+  });
 }

@@ -226,7 +226,8 @@ export async function drive(options: {
 }
 
 /**
- * Follows GET /api/events and records when each task id is first seen DONE (performance.now()).
+ * Follows GET /api/events and records when each task id is first seen DONE (performance.now()),
+ * and when each notification (`notification.created`, by notification id) arrives.
  * Resolves `open` once the stream has answered 200 and sent its first comment.
  */
 export class EventWatcher {
@@ -237,6 +238,9 @@ export class EventWatcher {
   private closed = false;
   error: string | undefined;
   onDone: (() => void) | undefined;
+  /** When each `notification.created` (by notification id) was first seen. */
+  readonly notificationAt = new Map<string, number>();
+  onNotification: (() => void) | undefined;
 
   open(port: number, token: string, timeoutMs = 10_000): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -300,6 +304,14 @@ export class EventWatcher {
     for (const line of block.split("\n")) {
       if (line.startsWith("event:")) event = line.slice(6).trim();
       else if (line.startsWith("data:")) data += line.slice(5).trim();
+    }
+    if (event === "notification.created" && data) {
+      const notification = JSON.parse(data) as { id: string };
+      if (!this.notificationAt.has(notification.id)) {
+        this.notificationAt.set(notification.id, performance.now());
+        this.onNotification?.();
+      }
+      return;
     }
     if (event !== "task.updated" || !data) return;
     this.events++;

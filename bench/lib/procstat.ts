@@ -128,6 +128,13 @@ export const ENGINE_GROUPS: Record<string, readonly string[]> = {
   rabbitmq: ["beam.smp"],
 };
 
+/** The event stream engines, by command name (Kafka's broker is a JVM: every `java` counts). */
+export const STREAM_ENGINE_GROUPS: Record<string, readonly string[]> = {
+  kafka: ["java"],
+  redis: ["redis-server"],
+  nats: ["nats-server"],
+};
+
 /**
  * Samples tracked processes every `intervalMs` (VmRSS, VmHWM, utime+stime) and measures CPU
  * over one load window, for tracked processes, engine process groups and the whole machine.
@@ -146,7 +153,11 @@ export class ProcSampler {
   private groupIdlePercent = new Map<string, number>();
   private windowEndedAt = 0;
 
-  constructor(private readonly intervalMs = 200) {}
+  /** `engineGroups`: the engine process groups to measure (by command name; default ENGINE_GROUPS). */
+  constructor(
+    private readonly intervalMs = 200,
+    private readonly engineGroups: Record<string, readonly string[]> = ENGINE_GROUPS,
+  ) {}
 
   track(name: string, pid: number): void {
     const t: Tracked = { name, pid, windowPeakRssKb: 0 };
@@ -185,7 +196,7 @@ export class ProcSampler {
   markIdleStart(): void {
     this.sample();
     for (const t of this.tracked) t.cpuAtIdle = t.last?.cpuSeconds;
-    for (const [group, names] of Object.entries(ENGINE_GROUPS)) {
+    for (const [group, names] of Object.entries(this.engineGroups)) {
       this.groupsAtIdle.set(group, groupCpu(names));
     }
     this.idleStartedAt = performance.now();
@@ -199,7 +210,7 @@ export class ProcSampler {
         if (t.cpuAtIdle !== undefined && t.last)
           t.idleCpuPercent = (100 * (t.last.cpuSeconds - t.cpuAtIdle)) / idleSeconds;
       }
-      for (const [group, names] of Object.entries(ENGINE_GROUPS)) {
+      for (const [group, names] of Object.entries(this.engineGroups)) {
         const start = this.groupsAtIdle.get(group) ?? new Map<number, number>();
         let cpu = 0;
         for (const [pid, seconds] of groupCpu(names)) cpu += seconds - (start.get(pid) ?? 0);
@@ -211,7 +222,7 @@ export class ProcSampler {
       t.cpuAtStart = t.last?.cpuSeconds;
       t.windowPeakRssKb = t.last?.rssKb ?? 0;
     }
-    for (const [group, names] of Object.entries(ENGINE_GROUPS)) {
+    for (const [group, names] of Object.entries(this.engineGroups)) {
       this.groupsAtStart.set(group, groupCpu(names));
     }
     this.machineAtStart = readMachineCpu();
@@ -225,7 +236,7 @@ export class ProcSampler {
     this.windowEndedAt = performance.now();
     this.machineAtEnd = readMachineCpu();
     for (const t of this.tracked) t.cpuAtEnd = t.last?.cpuSeconds;
-    for (const [group, names] of Object.entries(ENGINE_GROUPS)) {
+    for (const [group, names] of Object.entries(this.engineGroups)) {
       this.groupsAtEnd.set(group, groupCpu(names));
     }
   }
@@ -245,7 +256,7 @@ export class ProcSampler {
 
   /** Engine process groups: CPU inside the window (processes that died meanwhile are missed). */
   groups(): GroupFigures[] {
-    return Object.keys(ENGINE_GROUPS).map((group) => {
+    return Object.keys(this.engineGroups).map((group) => {
       const start = this.groupsAtStart.get(group) ?? new Map<number, number>();
       const end = this.groupsAtEnd.get(group) ?? new Map<number, number>();
       let cpu = 0;

@@ -5,6 +5,7 @@ import path from "node:path";
 import amqp from "amqplib";
 import pg from "pg";
 import { type Child, runToEnd, spawnChild, stopChild, waitReady } from "./children.ts";
+import { createDatabase, dropDatabase, withDatabase } from "./engines.ts";
 import { type ClientKind, createPoster, drive } from "./http-client.ts";
 import { readProc } from "./procstat.ts";
 import { freePort, randomHex, sleep, summarize, withTimeout } from "./util.ts";
@@ -316,5 +317,46 @@ export async function measureHttp(options: {
   } finally {
     if (server) await stopChild(server, 3_000);
     await sleep(0);
+  }
+}
+
+/**
+ * R_pg1 on database `dbName` (created here with the raw tables, dropped at the end — the caller
+ * registers the same drop for an interruption): pgbench when installed, else node-pg.
+ */
+export async function measurePg1(options: {
+  adminUrl: string;
+  dbName: string;
+  clients: number;
+  seconds: number;
+  workDir: string;
+}): Promise<PgRate> {
+  const url = await createDatabase(options.adminUrl, options.dbName);
+  try {
+    await withDatabase(url, async (c) => {
+      await c.query(RAW_TABLES_SQL);
+      await c.query("VACUUM ANALYZE");
+    });
+    const havePgbench = await runToEnd("pgbench --version", "pgbench", ["--version"], {
+      env: process.env,
+      cwd: options.workDir,
+      logFile: path.join(options.workDir, "pgbench-version.log"),
+      timeoutMs: 5_000,
+    }).then(
+      () => true,
+      () => false,
+    );
+    return havePgbench
+      ? await pgbench({
+          url,
+          name: "R_pg1",
+          script: PGBENCH_SCRIPTS.R_pg1,
+          clients: options.clients,
+          seconds: options.seconds,
+          workDir: options.workDir,
+        })
+      : await nodeInsertRate({ url, clients: options.clients, seconds: options.seconds });
+  } finally {
+    await dropDatabase(options.adminUrl, options.dbName);
   }
 }
