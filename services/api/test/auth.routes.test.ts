@@ -1,10 +1,18 @@
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUserRepository } from "../src/modules/users/user.repository.ts";
+import { createAccount } from "../src/modules/users/user.service.ts";
 import { type AppFixture, openAppFixture, signUp } from "./app-fixture.ts";
+
+// Mixed case on purpose: operator rights follow the email whatever its case.
+const OPERATOR_EMAIL = "Ops.Auth@Example.com";
 
 let f: AppFixture | undefined;
 beforeAll(async () => {
-  f = await openAppFixture({ loginRateLimitPerMinute: 5 });
+  f = await openAppFixture({
+    loginRateLimitPerMinute: 5,
+    adminEmails: [OPERATOR_EMAIL.toLowerCase()],
+  });
 });
 afterAll(async () => {
   await f?.close();
@@ -166,7 +174,30 @@ describe("GET /api/auth/me", () => {
     const user = await signUp(app, "Linus");
     const res = await app.inject({ method: "GET", url: "/api/auth/me", headers: user.auth });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ id: user.id, email: user.email, name: "Linus" });
+    expect(res.json()).toEqual({ id: user.id, email: user.email, name: "Linus", operator: false });
+  });
+
+  it("says operator: true for an account whose email is in TASKFLOW_ADMIN_EMAILS", async () => {
+    const { app, database } = fixture();
+    const password = "correct horse battery";
+    // Operator accounts are not registered over HTTP (403): the CLI's way.
+    const ops = await createAccount(createUserRepository(database.db), {
+      email: OPERATOR_EMAIL,
+      password,
+      name: "Ops",
+    });
+    const login = await app.inject({
+      method: "POST",
+      url: "/api/auth/login",
+      payload: { email: OPERATOR_EMAIL, password },
+    });
+    const res = await app.inject({
+      method: "GET",
+      url: "/api/auth/me",
+      headers: { authorization: `Bearer ${login.json().access_token}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ id: ops.id, email: OPERATOR_EMAIL, name: "Ops", operator: true });
   });
 
   it("accepts the session cookie instead of the header", async () => {

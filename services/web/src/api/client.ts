@@ -11,6 +11,9 @@ import type { components, paths } from "./schema.gen.ts";
 export type Schemas = components["schemas"];
 export type Problem = Schemas["Problem"];
 export type User = Schemas["User"];
+/** GET /api/auth/me: the account, and whether it is an operator's. */
+export type CurrentUser =
+  paths["/api/auth/me"]["get"]["responses"][200]["content"]["application/json"];
 export type Task = Schemas["Task"];
 export type TaskCreated = Schemas["TaskCreated"];
 export type TaskPage = Schemas["TaskPage"];

@@ -192,7 +192,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's account */
+        /** The caller's account, and whether it is an operator's */
         get: {
             parameters: {
                 query?: never;
@@ -213,6 +213,8 @@ export interface paths {
                             id: string;
                             email: string;
                             name: string;
+                            /** @description Whether the account is an operator's (its email is in TASKFLOW_ADMIN_EMAILS): the monitor and analytics answer it, 403 to anyone else */
+                            operator: boolean;
                         };
                     };
                 };

@@ -2,6 +2,7 @@ import { useEffect, useRef } from "react";
 import { NavLink, Outlet, useLocation } from "react-router";
 import { useLiveStatus } from "../live/live-events.tsx";
 import NotificationBell from "../pages/notifications/notification-bell.tsx";
+import { UnreadCountProvider } from "../pages/notifications/unread-count.tsx";
 import { useSessionContext } from "../session/session-context.tsx";
 
 const LIVE_LABELS = {
@@ -11,7 +12,10 @@ const LIVE_LABELS = {
   closed: "Offline",
 } as const;
 
-/** The frame of every signed-in page: skip link, header with navigation, the main landmark. */
+/**
+ * The frame of every signed-in page: skip link, header with navigation and the notifications
+ * bell (its unread count is shared with the notifications page), the main landmark.
+ */
 export function AppLayout() {
   const { state, signOut } = useSessionContext();
   const live = useLiveStatus();
@@ -45,7 +49,7 @@ export function AppLayout() {
   ];
 
   return (
-    <>
+    <UnreadCountProvider>
       <a className="skip-link" href="#main">
         Skip to main content
       </a>
@@ -83,6 +87,6 @@ export function AppLayout() {
       <main id="main" ref={main} tabIndex={-1} className="app-main">
         <Outlet />
       </main>
-    </>
+    </UnreadCountProvider>
   );
 }

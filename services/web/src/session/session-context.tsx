@@ -7,7 +7,7 @@ import {
   useMemo,
   useState,
 } from "react";
-import { ApiProblem, api, type User, unwrap } from "../api/client.ts";
+import { ApiProblem, api, type CurrentUser, unwrap } from "../api/client.ts";
 import { sessionStore } from "./session-store.ts";
 
 export type SessionState =
@@ -15,8 +15,8 @@ export type SessionState =
   /** `notice` says why (the session expired), for the sign-in page. */
   | { status: "signed-out"; notice?: string }
   | { status: "unavailable"; problem: ApiProblem }
-  /** `operator`: may use the monitor and analytics; undefined until known. */
-  | { status: "signed-in"; user: User; operator: boolean | undefined };
+  /** `operator`: may use the monitor and analytics (GET /api/auth/me says). */
+  | { status: "signed-in"; user: CurrentUser; operator: boolean };
 
 export interface Session {
   state: SessionState;
@@ -29,19 +29,6 @@ export interface Session {
 
 const SessionContext = createContext<Session | undefined>(undefined);
 
-/**
- * Operators are the emails in TASKFLOW_ADMIN_EMAILS; /api/auth/me does not say, so the
- * monitor is asked: it answers 403 to anyone else, before doing any work.
- */
-async function isOperator(): Promise<boolean> {
-  try {
-    const { response } = await api.GET("/api/monitor/workers");
-    return response.ok;
-  } catch {
-    return false;
-  }
-}
-
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<SessionState>(() =>
     sessionStore.token() ? { status: "checking" } : { status: "signed-out" },
@@ -49,10 +36,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [checks, setChecks] = useState(0);
 
   const load = useCallback(async () => {
+    // Operators are the emails in TASKFLOW_ADMIN_EMAILS; /api/auth/me says whether this is one.
     const user = await unwrap(api.GET("/api/auth/me"));
-    setState({ status: "signed-in", user, operator: undefined });
-    const operator = await isOperator();
-    setState((s) => (s.status === "signed-in" && s.user.id === user.id ? { ...s, operator } : s));
+    setState({ status: "signed-in", user, operator: user.operator });
   }, []);
 
   useEffect(

@@ -1,6 +1,9 @@
 import { vi } from "vitest";
 import type { Problem, Task, TaskStats, User } from "../api/client.ts";
 
+/** The event streams a signed-in fake serves (the monitor's only matters to operators). */
+const STREAM_PATHS = new Set(["/api/events", "/api/monitor/events"]);
+
 /** A request the app made, as the fake server saw it. */
 export interface SeenRequest {
   method: string;
@@ -77,14 +80,15 @@ export function aTask(overrides: Partial<Task> = {}): Task {
 /**
  * The API at the network boundary: `fetch` is replaced by a router of handlers by method and
  * path (`/api/tasks/:id` segments match anything). Unrouted requests answer 404, as the API
- * would. `signedIn` routes /api/auth/me (Ada), the monitor probe (403) and /api/events (an open
- * stream the test can write into).
+ * would. `signedIn` routes /api/auth/me (Ada; an operator with `operator`), the bell's
+ * /api/notifications (none, until a test routes its own), and /api/events and
+ * /api/monitor/events (open streams the test can write into).
  */
-export function fakeApi(options: { signedIn?: boolean } = {}) {
+export function fakeApi(options: { signedIn?: boolean; operator?: boolean } = {}) {
   const routes: { method: string; pattern: RegExp; literal: boolean; handler: Handler }[] = [];
   const requests: SeenRequest[] = [];
-  const streams: FakeEventStream[] = [];
-  let streamWaiters: ((stream: FakeEventStream) => void)[] = [];
+  const streams: { path: string; stream: FakeEventStream }[] = [];
+  let streamWaiters: { path: string; resolve: (stream: FakeEventStream) => void }[] = [];
 
   const on = (method: string, path: string, handler: Handler) => {
     const pattern = new RegExp(`^${path.replace(/:[a-z]+/g, "[^/]+")}$`);
@@ -94,7 +98,7 @@ export function fakeApi(options: { signedIn?: boolean } = {}) {
     routes.sort((a, b) => Number(b.literal) - Number(a.literal));
   };
 
-  const openStream = (signal: AbortSignal | null | undefined): Response => {
+  const openStream = (path: string, signal: AbortSignal | null | undefined): Response => {
     const encoder = new TextEncoder();
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const body = new ReadableStream<Uint8Array>({
@@ -118,9 +122,9 @@ export function fakeApi(options: { signedIn?: boolean } = {}) {
       }
     });
     controller.enqueue(encoder.encode("retry: 3000\n: connected\n\n"));
-    streams.push(stream);
-    for (const waiter of streamWaiters) waiter(stream);
-    streamWaiters = [];
+    streams.push({ path, stream });
+    for (const waiter of streamWaiters) if (waiter.path === path) waiter.resolve(stream);
+    streamWaiters = streamWaiters.filter((waiter) => waiter.path !== path);
     return new Response(body, { status: 200, headers: { "content-type": "text/event-stream" } });
   };
 
@@ -138,8 +142,8 @@ export function fakeApi(options: { signedIn?: boolean } = {}) {
       body: text ? JSON.parse(text) : undefined,
     };
     requests.push(seen);
-    if (method === "GET" && url.pathname === "/api/events" && options.signedIn) {
-      return openStream(request?.signal ?? init?.signal);
+    if (method === "GET" && STREAM_PATHS.has(url.pathname) && options.signedIn) {
+      return openStream(url.pathname, request?.signal ?? init?.signal);
     }
     const route = routes.find((r) => r.method === method && r.pattern.test(url.pathname));
     if (!route) return problem(404, `no route for ${method} ${url.pathname}`);
@@ -148,8 +152,8 @@ export function fakeApi(options: { signedIn?: boolean } = {}) {
   vi.stubGlobal("fetch", fetch);
 
   if (options.signedIn) {
-    on("GET", "/api/auth/me", () => json(ADA));
-    on("GET", "/api/monitor/workers", () => problem(403, "the monitor is for operators"));
+    on("GET", "/api/auth/me", () => json({ ...ADA, operator: options.operator ?? false }));
+    on("GET", "/api/notifications", () => json({ items: [], next_cursor: null, unread_count: 0 }));
     on("POST", "/api/auth/logout", () => new Response(null, { status: 204 }));
   }
 
@@ -161,11 +165,11 @@ export function fakeApi(options: { signedIn?: boolean } = {}) {
     requestsTo(method: string, path: string) {
       return requests.filter((r) => r.method === method && r.path === path);
     },
-    /** The app's open event stream (waits for it to connect). */
-    eventStream(): Promise<FakeEventStream> {
-      const open = streams.at(-1);
-      if (open) return Promise.resolve(open);
-      return new Promise((resolve) => streamWaiters.push(resolve));
+    /** The app's open event stream at `path` (waits for it to connect). */
+    eventStream(path = "/api/events"): Promise<FakeEventStream> {
+      const open = streams.findLast((s) => s.path === path);
+      if (open) return Promise.resolve(open.stream);
+      return new Promise((resolve) => streamWaiters.push({ path, resolve }));
     },
   };
 }

@@ -9,6 +9,8 @@ configure({ asyncUtilTimeout: 10_000 });
 afterEach(() => {
   cleanup();
   sessionStore.reset();
+  // The carts (taskflow.cart.<user>) and anything else a page kept for the tab.
+  globalThis.sessionStorage?.clear();
   vi.unstubAllGlobals();
   vi.useRealTimers();
 });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { SESSION_COOKIE, setSessionCookie } from "@taskflow/auth";
 import { HttpProblem } from "../../http/problem.ts";
-import { LoginBody, RegisterBody, TokenSchema, UserSchema } from "./user.schemas.ts";
+import { CurrentUserSchema, LoginBody, RegisterBody, TokenSchema } from "./user.schemas.ts";
 import type { UserService } from "./user.service.ts";
 
 const problem = Type.Ref("Problem");
@@ -100,9 +100,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       onRequest: app.authenticate,
       schema: {
         tags: ["auth"],
-        summary: "The caller's account",
+        summary: "The caller's account, and whether it is an operator's",
         security: [{ bearerAuth: [] }],
-        response: { 200: UserSchema, 401: problem },
+        response: { 200: CurrentUserSchema, 401: problem },
       },
     },
     async (request) => users.me(request.user.id),

@@ -24,6 +24,23 @@ export const UserSchema = Type.Object(
   { $id: "User", title: "User" },
 );
 
+/**
+ * GET /api/auth/me: the account and what it may do. Inline (no $id): only that route answers
+ * it, and the User schema (what registering returns) stays as it is.
+ */
+export const CurrentUserSchema = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    email: Type.String(),
+    name: Type.String(),
+    operator: Type.Boolean({
+      description:
+        "Whether the account is an operator's (its email is in TASKFLOW_ADMIN_EMAILS): the monitor and analytics answer it, 403 to anyone else",
+    }),
+  },
+  { title: "CurrentUser" },
+);
+
 export const TokenSchema = Type.Object(
   {
     access_token: Type.String(),

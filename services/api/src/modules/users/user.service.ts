@@ -14,6 +14,11 @@ export interface PublicUser {
   name: string;
 }
 
+/** The caller as GET /api/auth/me shows them: `operator` follows TASKFLOW_ADMIN_EMAILS. */
+export interface CurrentUser extends PublicUser {
+  operator: boolean;
+}
+
 export interface NewAccount {
   email: string;
   password: string;
@@ -40,6 +45,7 @@ export async function createAccount(users: UserRepository, input: NewAccount): P
 export function createUserService(deps: {
   users: UserRepository;
   tokens: TokenService;
+  /** The operators' emails (TASKFLOW_ADMIN_EMAILS): not registrable, and `me` says operator. */
   reservedEmails?: readonly string[];
 }) {
   const { users, tokens } = deps;
@@ -70,11 +76,17 @@ export function createUserService(deps: {
       return tokens.issue({ id: user.id, email: user.email, name: user.name });
     },
 
-    async me(userId: string): Promise<PublicUser> {
+    /** Operator rights follow the email, as the monitor and analytics routes check them. */
+    async me(userId: string): Promise<CurrentUser> {
       const user = await users.findById(userId);
       // A valid token for a deleted account: the caller is no one.
       if (!user) throw new HttpProblem(401, "this account no longer exists");
-      return { id: user.id, email: user.email, name: user.name };
+      return {
+        id: user.id,
+        email: user.email,
+        name: user.name,
+        operator: reserved.has(user.email.toLowerCase()),
+      };
     },
   };
 }
