@@ -125,7 +125,7 @@ describe.skipIf(!postgres)("taskflow migrate on a fresh PostgreSQL database", ()
     const bad = await runTaskflow(["migrate", "down", "zero"], env);
     expect(bad.code).toBe(64);
     expect(bad.stderr).toMatch(/positive whole number/);
-  }, 90_000);
+  }, 240_000);
 });
 
 describe("taskflow user create", () => {
@@ -165,5 +165,5 @@ describe("taskflow user create", () => {
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 300_000);
 });

@@ -32,7 +32,7 @@ describe("orders on `taskflow start`", () => {
         TASKFLOW_LOG_LEVEL: "warn",
         TASKFLOW_LOGIN_RATE_LIMIT: "1000",
       },
-      { readyTimeoutMs: 60_000 },
+      { readyTimeoutMs: 150_000 },
     );
     const { client, credentials } = await signUp(taskflow.url);
     const products = await client.request<{ sku: string; price_cents: number }[]>(
@@ -112,5 +112,5 @@ describe("orders on `taskflow start`", () => {
     );
     expect(read.body.read).toBe(true);
     await taskflow.stop();
-  });
+  }, 300_000);
 });

@@ -162,7 +162,7 @@ async function answersReady(url: string): Promise<boolean> {
 }
 
 export interface StartRoleOptions {
-  /** How long to wait for GET /readyz to answer 200 (default 30 s). */
+  /** How long to wait for GET /readyz to answer 200 (default 90 s). */
   readyTimeoutMs?: number;
   /** A fixed port instead of a free one. */
   port?: number;
@@ -183,7 +183,8 @@ export async function startRole(
   env: ChildEnv,
   options: StartRoleOptions = {},
 ): Promise<RoleProcess> {
-  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  // A ceiling, not a wait: on two busy cores a role can take a minute to start.
+  const readyTimeoutMs = options.readyTimeoutMs ?? 90_000;
   // The free port can be taken between our look and the child's listen: try a few.
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
