@@ -5,8 +5,10 @@ const webSources = "services/web/src/**/*.test.{ts,tsx}";
 
 export default defineConfig({
   test: {
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Ceilings, not waits: beside an end-to-end file that starts seven processes and a
+    // browser, PGlite's start or a role's can take a minute on two cores.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     pool: "forks",
     // Two cores: integration and end-to-end files start engines' clients and processes.
     maxWorkers: 2,

@@ -105,7 +105,7 @@ export async function createTestDatabase(prefix = "taskflow_test"): Promise<Test
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 15_000, intervalMs = 25, what = "condition" } = {},
+  { timeoutMs = 30_000, intervalMs = 25, what = "condition" } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
