@@ -122,8 +122,11 @@ export function createKafkaEventStream(options: KafkaEventStreamOptions): EventS
         idempotent: true,
         acks: ProduceAcks.ALL,
         partitioner: compatibilityPartitioner,
-        // About 10 s of retries, then the append rejects and its caller tries again later.
-        retries: 8,
+        // About two minutes of retries (the Java producer's delivery.timeout.ms), enough for a
+        // broker to restart: a retry keeps its producer id and sequence numbers, so the broker
+        // drops a batch it had stored before its answer was lost. Once a send fails for good
+        // the client takes a new producer id, and the caller's append again stores it twice.
+        retries: 60,
         retryDelay: (_client, _operation, attempt) => Math.min(100 * 2 ** (attempt - 1), 2_000),
         serializers: {
           key: stringSerializer,
