@@ -116,6 +116,12 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
   });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
+  // Nor a checked-out client's: the pool listens only to idle ones, and a connection that
+  // ends under a running query (`pg_ctl stop -m immediate` sends no error first) emits
+  // 'error' before the query rejects. Its queries fail; on release the pool drops it.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const session = new NotificationSession(url, types, options.onSessionError);
   return {
