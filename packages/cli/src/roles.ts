@@ -16,7 +16,7 @@ import { createMailer } from "@taskflow/mail";
 import { createMailerWorker } from "@taskflow/mailer";
 import { createNotificationRepository } from "@taskflow/notifications";
 import { createNotifier } from "@taskflow/notifier";
-import { startOpsServer } from "@taskflow/observability";
+import { startOpsServer, tracerFor } from "@taskflow/observability";
 import { ORDERS_TOPIC } from "@taskflow/orders";
 import { createRelay, outboxPublishers } from "@taskflow/relay";
 import { createHistoryPruner, createScheduler } from "@taskflow/scheduler";
@@ -26,7 +26,7 @@ import {
   createValidatorClient,
   createValidatorServer,
 } from "@taskflow/validator";
-import { createWorker, taskHandlers } from "@taskflow/worker";
+import { createWorker, taskHandlersFor } from "@taskflow/worker";
 import type { Runtime } from "./runtime.ts";
 import { tokenServiceFor } from "./runtime.ts";
 
@@ -133,10 +133,11 @@ export async function startApi(
   if (webDir === undefined)
     rt.logger.warn("no web app: TASKFLOW_WEB_DIR is unset and @taskflow/web is not installed");
   const app = await buildApp({
-    ...(validator ? { orderValidator: grpcOrderValidator(validator) } : {}),
+    ...(validator ? { orderValidator: grpcOrderValidator(validator, tracerFor("api")) } : {}),
+    tracer: tracerFor("api"),
     database: rt.database,
     tokens,
-    handlers: taskHandlers,
+    handlers: taskHandlersFor(rt.config.chaos.effectUrl),
     logger: rt.logger.child({ role: "api" }),
     metrics: rt.metrics,
     checks: readinessChecks(rt),
@@ -175,12 +176,13 @@ export async function startWorker(rt: Runtime): Promise<RunningRole> {
   const worker = createWorker({
     tasks: createTaskRepository(rt.database.db),
     queue: rt.taskQueue,
-    handlers: taskHandlers,
+    handlers: taskHandlersFor(rt.config.chaos.effectUrl),
     logger: rt.logger.child({ role: "worker" }),
     metrics: rt.metrics,
     concurrency: rt.config.worker.concurrency,
     prefetch: rt.config.worker.prefetch,
     retry: { baseMs: rt.config.worker.retryBaseMs, maxMs: rt.config.worker.retryMaxMs },
+    tracer: tracerFor("worker"),
   });
   await worker.start();
   const heartbeat = createHeartbeat({
@@ -218,6 +220,7 @@ export async function startRelay(rt: Runtime): Promise<RunningRole> {
     database: rt.database,
     publishers: {
       ...outboxPublishers({
+        tracer: tracerFor("relay"),
         taskQueue: rt.taskQueue,
         jobQueue: rt.jobQueue,
         eventBus: rt.eventBus(),
@@ -247,6 +250,7 @@ export async function startRelay(rt: Runtime): Promise<RunningRole> {
 export async function startMailer(rt: Runtime): Promise<RunningRole> {
   const mailer = await createMailer({ smtpUrl: rt.config.mail.smtpUrl, database: rt.database });
   const worker = createMailerWorker({
+    tracer: tracerFor("mailer"),
     jobs: rt.jobQueue,
     mailer,
     from: rt.config.mail.from,
@@ -278,6 +282,7 @@ export async function startMailer(rt: Runtime): Promise<RunningRole> {
 /** Turns order events into notifications and confirmation emails (its own bus queue). */
 export async function startNotifier(rt: Runtime): Promise<RunningRole> {
   const notifier = createNotifier({
+    tracer: tracerFor("notifier"),
     bus: rt.eventBus(),
     notifications: createNotificationRepository(rt.database.db),
     logger: rt.logger.child({ role: "notifier" }),
@@ -301,6 +306,7 @@ export async function startAnalytics(rt: Runtime): Promise<RunningRole> {
   for (const topic of STREAM_TOPICS)
     await stream.ensureTopic(topic, { partitions: STREAM_PARTITIONS });
   const analytics = createAnalyticsConsumer({
+    tracer: tracerFor("analytics"),
     stream,
     database: rt.database,
     logger: rt.logger.child({ role: "analytics" }),
@@ -333,6 +339,7 @@ export async function rebuildAnalytics(rt: Runtime): Promise<string> {
 /** Fires the cron schedules (any number may run) and prunes the history past its retention. */
 export async function startScheduler(rt: Runtime): Promise<RunningRole> {
   const scheduler = createScheduler({
+    tracer: tracerFor("scheduler"),
     schedules: createScheduleRepository(rt.database.db),
     tasks: createTaskRepository(rt.database.db),
     logger: rt.logger.child({ role: "scheduler" }),
@@ -389,6 +396,7 @@ export async function startValidator(
 ): Promise<RunningRole & { url: string }> {
   const logger = rt.logger.child({ role: "validator" });
   const server = createValidatorServer({
+    tracer: tracerFor("validator"),
     products: createProductRepository(rt.database.db),
     tokens: tokenServiceFor(rt.config, rt.logger),
     logger,

@@ -15,7 +15,14 @@ import {
   type TaskQueue,
   withJobHistory,
 } from "@taskflow/messaging";
-import { createLogger, createMetrics, type Logger, type Metrics } from "@taskflow/observability";
+import {
+  createLogger,
+  createMetrics,
+  initTracing,
+  type Logger,
+  type Metrics,
+  shutdownTracing,
+} from "@taskflow/observability";
 
 /** What every role is built from: one of each, shared when roles run in one process. */
 export interface Runtime {
@@ -35,6 +42,10 @@ export interface Runtime {
 export async function openRuntime(config: Config, service: string): Promise<Runtime> {
   const logger = createLogger({ level: config.logLevel, service });
   const metrics = createMetrics(service);
+  // Off unless TASKFLOW_OTLP_ENDPOINT is set: then each role's spans go there (tracerFor).
+  if (await initTracing({ otlpEndpoint: config.tracing.otlpEndpoint })) {
+    logger.info({ endpoint: config.tracing.otlpEndpoint }, "tracing: exporting spans (OTLP/HTTP)");
+  }
   const database = await createDatabase({
     url: config.database.url,
     dataDir: config.database.dataDir,
@@ -109,6 +120,9 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
         .close()
         .catch((error: unknown) => logger.warn({ err: error }, "closing the job queue"));
       await database.close();
+      await shutdownTracing().catch((error: unknown) =>
+        logger.warn({ err: error }, "flushing the last spans"),
+      );
     },
   };
 }

@@ -24,6 +24,11 @@ const envSchema = z.object({
     .string()
     .refine(isHostAndPort, "must be host:port, e.g. validator:50051 or 10.0.0.7:50051")
     .optional(),
+  /**
+   * OTLP/HTTP base URL of a trace collector (`http://collector:4318`); unset: tracing is off
+   * (no SDK loaded, only the incoming `traceparent` is carried along).
+   */
+  TASKFLOW_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   TASKFLOW_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info"),
@@ -115,6 +120,11 @@ const envSchema = z.object({
   /** The built web app the API serves at / (index.html, assets/); default services/web/dist. */
   TASKFLOW_WEB_DIR: z.string().min(1).optional(),
   TASKFLOW_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /**
+   * Test only (the chaos suite): registers the `chaos.effect` task type, whose side effect is
+   * a POST to this URL (the suite's effects ledger). Unset in production: no such type.
+   */
+  TASKFLOW_CHAOS_EFFECT_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -138,6 +148,8 @@ export interface Config {
   /** The ops endpoints' port of a gRPC role (TASKFLOW_OPS_PORT); undefined: none. */
   opsPort: number | undefined;
   logLevel: Env["TASKFLOW_LOG_LEVEL"];
+  /** Tracing: spans are exported to `otlpEndpoint` (TASKFLOW_OTLP_ENDPOINT); undefined: off. */
+  tracing: { otlpEndpoint: string | undefined };
   database: { url: string | undefined; dataDir: string; poolSize: number };
   amqp: { url: string | undefined; taskQueue: string };
   jobs: {
@@ -171,6 +183,8 @@ export interface Config {
   worker: { concurrency: number; prefetch: number; retryBaseMs: number; retryMaxMs: number };
   trustProxy: boolean;
   shutdownTimeoutMs: number;
+  /** The chaos suite's effects ledger (TASKFLOW_CHAOS_EFFECT_URL); undefined: no `chaos.effect`. */
+  chaos: { effectUrl: string | undefined };
   /**
    * `dir`: the built web app, absolute: TASKFLOW_WEB_DIR, or services/web/dist of this
    * repository; undefined when it is unset and the @taskflow/web package is not installed.
@@ -250,6 +264,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: env.TASKFLOW_PORT,
     opsPort: env.TASKFLOW_OPS_PORT,
     logLevel: env.TASKFLOW_LOG_LEVEL,
+    tracing: { otlpEndpoint: env.TASKFLOW_OTLP_ENDPOINT },
     database: {
       url: env.TASKFLOW_DATABASE_URL,
       dataDir: env.TASKFLOW_DATA_DIR,
@@ -294,6 +309,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     trustProxy: env.TASKFLOW_TRUST_PROXY,
     shutdownTimeoutMs: env.TASKFLOW_SHUTDOWN_TIMEOUT_MS,
+    chaos: { effectUrl: env.TASKFLOW_CHAOS_EFFECT_URL },
     web: {
       dir:
         env.TASKFLOW_WEB_DIR === undefined ? defaultWebDir() : path.resolve(env.TASKFLOW_WEB_DIR),

@@ -44,6 +44,10 @@ export interface TasksTable {
   run_at: Timestamp | null;
   /** 0 (most urgent) … 9; 5 by default. */
   priority: Generated<number>;
+  /** W3C trace context of the request that created it (its journey's trace id); null: none. */
+  traceparent: Generated<string | null>;
+  /** When it was first claimed (`started_at` is the latest attempt's). */
+  first_started_at: Generated<Date | null>;
 }
 
 /** A recurring task: a cron expression in a time zone, and the task to create at each tick. */
@@ -143,6 +147,8 @@ export interface QueueJobsTable {
   result: Json | null;
   created_at: Generated<Date>;
   finished_at: Timestamp | null;
+  /** Message headers (the W3C trace context). */
+  headers: ColumnType<Record<string, string>, string | undefined, string>;
 }
 
 /**
@@ -300,6 +306,10 @@ export interface OrdersTable {
   idempotency_key: string | null;
   request_hash: string | null;
   created_at: Generated<Date>;
+  /** W3C trace context of the request that placed it; null: none. */
+  traceparent: Generated<string | null>;
+  /** How long the validator took to check and price it (gRPC), in milliseconds. */
+  validated_ms: Generated<number | null>;
 }
 
 export interface NotificationsTable {

@@ -52,3 +52,31 @@ export function formatMoney(cents: number, currency: string): string {
   const units = Math.floor(abs / 100).toLocaleString("en-US");
   return `${sign}${units}.${String(abs % 100).padStart(2, "0")} ${currency}`;
 }
+
+const MONTHS = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+] as const;
+
+/**
+ * An ISO time for people: "2026-11-23T10:05:00.000Z" → "23 November 2026 at 10:05 UTC". In UTC,
+ * said so, because a recipient's time zone is not known; spelled out rather than left to
+ * Intl, whose wording changes with the ICU version. Text that is not a time comes back as is.
+ */
+export function formatTimestamp(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const month = MONTHS[date.getUTCMonth()] ?? "";
+  return `${date.getUTCDate()} ${month} ${date.getUTCFullYear()} at ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
+}

@@ -23,7 +23,7 @@ export interface EmailTemplates {
     fired_at: string;
     app_url: string;
   };
-  /** Money comes formatted ("1,234.56 EUR"). */
+  /** Money and times come formatted ("1,234.56 EUR", "23 November 2026 at 10:05 UTC"). */
   "order-confirmation": {
     name: string;
     order_id: string;

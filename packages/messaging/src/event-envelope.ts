@@ -47,7 +47,11 @@ export function isEventEnvelope(value: unknown): value is EventEnvelope {
  * record per event.
  */
 export interface EventBatch {
-  events: { key: string; event: EventEnvelope }[];
+  /**
+   * `headers`: the event's own message headers (its trace context: each task of a batch has
+   * its own), used instead of the row's.
+   */
+  events: { key: string; event: EventEnvelope; headers?: Record<string, string> }[];
 }
 
 export function isEventBatch(value: unknown): value is EventBatch {

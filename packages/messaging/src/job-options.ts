@@ -9,6 +9,8 @@ export interface ResolvedJob {
   backoffMs: number;
   delayMs: number;
   priority: number;
+  /** NewJob.headers, when it had some (the trace context). */
+  headers?: Record<string, string>;
 }
 
 export const DEFAULT_JOB_ATTEMPTS = 5;
@@ -30,6 +32,7 @@ export function resolveJob(job: NewJob): ResolvedJob {
     backoffMs: job.backoffMs ?? DEFAULT_JOB_BACKOFF_MS,
     delayMs: job.delayMs ?? 0,
     priority: job.priority ?? DEFAULT_JOB_PRIORITY,
+    ...(job.headers && { headers: job.headers }),
   };
   check(typeof job.jobId === "string" && job.jobId.length > 0, job, "jobId must not be empty");
   check(typeof job.name === "string" && job.name.length > 0, job, "name must not be empty");

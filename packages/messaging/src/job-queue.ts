@@ -89,6 +89,12 @@ export interface NewJob {
   delayMs?: number;
   /** 0 (first) … 9 (last); default 5. */
   priority?: number;
+  /**
+   * Message headers: the W3C trace context (`traceparent`), handed to the processor as
+   * JobRun.headers. BullMQ keeps them in the job's telemetry metadata (its own place for
+   * propagated context), the embedded queue in a column: never in `data`.
+   */
+  headers?: Record<string, string>;
 }
 
 export interface JobRun {
@@ -98,6 +104,8 @@ export interface JobRun {
   /** 1 on the first run. */
   readonly attempt: number;
   readonly maxAttempts: number;
+  /** NewJob.headers ({} when it had none). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /** Resolves with the job's result, or throws to fail this attempt. */

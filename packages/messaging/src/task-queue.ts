@@ -28,6 +28,15 @@ export interface TaskQueue {
    * about has been given a fresh message (a redrive), so the dead letter does not linger.
    */
   removeDeadLetters(ids: readonly string[]): Promise<number>;
+  /**
+   * Empties the dead-letter queue: every dead letter it holds now is removed for good, and the
+   * count removed is returned. The work queue is untouched. The monitor's "purge" (an operator
+   * gives up on them); the tasks they were about stay FAILED in PostgreSQL, still retryable.
+   *
+   * @remarks A dead letter another caller holds at that moment (RabbitMQ: a peek or a removal
+   * in progress, which gives it back when done) may survive the purge.
+   */
+  purgeDeadLetters(): Promise<number>;
   /** Fails unless the engine answers now. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -246,6 +246,60 @@ export function describeTaskQueueContract(
       });
     });
 
+    it.skipIf(!f)("purges every dead letter, and only dead letters, of its own queue", async () => {
+      const name = newQueueName();
+      const queue = await open(name);
+      const neighbour = await open(newQueueName());
+      await queue.publish([
+        { id: "dead-1", body: 1 },
+        { id: "dead-2", body: 2 },
+        { id: "dead-2", body: 3 },
+      ]);
+      await neighbour.publish([{ id: "their-dead", body: 4 }]);
+      const mine = collect(queue);
+      const theirs = collect(neighbour);
+      await waitFor(() => mine.deliveries.length === 3 && theirs.deliveries.length === 1);
+      for (const d of [...mine.deliveries, ...theirs.deliveries]) d.deadLetter("gave up");
+      await waitFor(async () => (await queue.stats()).deadLettered === 3, {
+        what: "three dead letters",
+      });
+      await waitFor(async () => (await neighbour.stats()).deadLettered === 1, {
+        what: "the other queue's dead letter",
+      });
+      await (await mine.subscription).stop();
+      // Waiting work is not a dead letter: a purge leaves it.
+      await queue.publish([{ id: "waiting", body: { still: "wanted" } }]);
+      await waitFor(async () => (await queue.stats()).waiting === 1, { what: "one waiting" });
+
+      expect(await queue.purgeDeadLetters()).toBe(3);
+      expect(await queue.peekDeadLetters(10)).toEqual([]);
+      await waitFor(async () => (await queue.stats()).deadLettered === 0, {
+        what: "an empty dead-letter queue",
+      });
+      expect(await queue.purgeDeadLetters()).toBe(0);
+      // Another queue's dead letters are its own.
+      expect((await neighbour.peekDeadLetters(10)).map((m) => m.id)).toEqual(["their-dead"]);
+      await waitFor(async () => (await neighbour.stats()).deadLettered === 1, {
+        what: "the other queue's dead letter, still there",
+      });
+
+      const again = await open(name);
+      const next = collect(again);
+      const waiting = await waitFor(() => next.deliveries[0], { what: "the waiting message" });
+      expect(waiting.message).toMatchObject({ id: "waiting", body: { still: "wanted" } });
+      waiting.ack();
+      // New dead letters after a purge are kept as ever.
+      await again.publish([{ id: "after", body: 5 }]);
+      const later = await waitFor(() => next.deliveries.find((d) => d.message.id === "after"), {
+        what: "the message published after the purge",
+      });
+      later.deadLetter("gave up");
+      await waitFor(async () => (await queue.stats()).deadLettered === 1, {
+        what: "the new dead letter",
+      });
+      expect((await queue.peekDeadLetters(10)).map((m) => m.id)).toEqual(["after"]);
+    });
+
     it.skipIf(!f)("never hands out more than prefetch unsettled messages", async () => {
       const name = newQueueName();
       const queue = await open(name);

@@ -53,7 +53,11 @@ export function createNotificationRepository(db: Kysely<Database>) {
      * already recorded (a redelivery) changes nothing. Answers, per event, whether it made a
      * notification (false: recorded before, or its owner is gone).
      */
-    async recordOrdersCreated(events: readonly EventEnvelope<OrderCreated>[]): Promise<boolean[]> {
+    async recordOrdersCreated(
+      events: readonly EventEnvelope<OrderCreated>[],
+      /** Per event id, the trace context its email job carries (message headers). */
+      traceparents?: ReadonlyMap<string, string>,
+    ): Promise<boolean[]> {
       if (events.length === 0) return [];
       // The same event twice in one batch (a redelivery next to its first delivery) counts once.
       const unique = [...new Map(events.map((e) => [e.id, e])).values()];
@@ -102,8 +106,10 @@ export function createNotificationRepository(db: Kysely<Database>) {
           fresh.map((event) => {
             const order = event.data;
             const owner = owners.get(order.owner_id);
+            const traceparent = traceparents?.get(event.id);
             return {
               destination: JOB_QUEUE_DESTINATION,
+              ...(traceparent && { headers: { traceparent } }),
               payload: orderConfirmationEmailJob({
                 order_id: order.order_id,
                 to: owner?.email ?? "",

@@ -29,6 +29,29 @@ async function runChecks(checks: ReadinessChecks) {
   };
 }
 
+// What they answer, for the OpenAPI document of a service that has one (the API's).
+const Health = {
+  type: "object",
+  properties: { status: { type: "string", enum: ["ok"] } },
+  required: ["status"],
+} as const;
+const Readiness = {
+  type: "object",
+  properties: {
+    status: { type: "string", enum: ["ok", "unavailable"] },
+    checks: {
+      type: "object",
+      additionalProperties: { type: "string" },
+      description: "Each dependency: ok, or why not",
+    },
+  },
+  required: ["status", "checks"],
+} as const;
+const Exposition = {
+  description: "Prometheus text exposition format",
+  content: { "text/plain": { schema: { type: "string" } } },
+} as const;
+
 /**
  * GET /healthz (the process is alive), GET /readyz (its dependencies answer; 503 if not),
  * GET /metrics (Prometheus). Every long-running role serves these.
@@ -37,12 +60,16 @@ export function registerOpsRoutes(
   app: FastifyInstance,
   options: { checks: ReadinessChecks; metrics: Metrics },
 ) {
-  app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_request, reply) => {
-    const { ready, checks } = await runChecks(options.checks);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? "ok" : "unavailable", checks });
-  });
-  app.get("/metrics", async (_request, reply) => {
+  app.get("/healthz", { schema: { response: { 200: Health } } }, async () => ({ status: "ok" }));
+  app.get(
+    "/readyz",
+    { schema: { response: { 200: Readiness, 503: Readiness } } },
+    async (_request, reply) => {
+      const { ready, checks } = await runChecks(options.checks);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? "ok" : "unavailable", checks });
+    },
+  );
+  app.get("/metrics", { schema: { response: { 200: Exposition } } }, async (_request, reply) => {
     const body = await options.metrics.registry.metrics();
     return reply.type(options.metrics.registry.contentType).send(body);
   });

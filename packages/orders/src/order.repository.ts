@@ -13,8 +13,12 @@ export interface NewOrder {
   idempotencyKey?: string | undefined;
   /** Fingerprint of the request body, to refuse a reused key with a different body. */
   requestHash?: string | undefined;
-  /** Trace context (W3C headers) carried by the order's messages. */
+  /** Trace context (W3C headers) carried by the order's messages (with `traceparent`). */
   headers?: Record<string, string>;
+  /** W3C trace context of the request: stored on the order, carried by its events. */
+  traceparent?: string | undefined;
+  /** How long the validator took, for the order's journey. */
+  validatedMs?: number | undefined;
 }
 
 export type CreateOrderOutcome =
@@ -48,6 +52,8 @@ export function createOrderRepository(db: Kysely<Database>) {
             note: input.note,
             idempotency_key: input.idempotencyKey ?? null,
             request_hash: input.requestHash ?? null,
+            traceparent: input.traceparent ?? null,
+            validated_ms: input.validatedMs ?? null,
           })
           .onConflict((oc) =>
             oc
@@ -77,9 +83,12 @@ export function createOrderRepository(db: Kysely<Database>) {
             currency: order.currency,
             created_at: order.created_at.toISOString(),
           },
-          { occurredAt: order.created_at },
+          // The order's one event: its id is the order's, so a journey finds what consumed it.
+          { id: order.id, occurredAt: order.created_at },
         );
-        const headers = input.headers ?? {};
+        const headers = input.traceparent
+          ? { ...input.headers, traceparent: input.traceparent }
+          : (input.headers ?? {});
         await appendToOutbox(trx, [
           { destination: EVENT_BUS_DESTINATION, key: ORDER_CREATED, payload: event, headers },
           {

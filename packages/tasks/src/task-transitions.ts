@@ -52,6 +52,23 @@ export function transitionCtes(changed: string): RawBuilder<unknown> {
 export const NOTICES = sql`(SELECT count(*) FROM notified)`;
 
 /**
+ * The headers of a task's messages: its trace context, when it has one. (The relay hands
+ * them to the engine as message headers: the trace context never enters a message body.)
+ */
+const traceHeaders = sql`CASE WHEN traceparent IS NULL THEN '{}'::jsonb
+  ELSE jsonb_build_object('traceparent', traceparent) END`;
+
+/**
+ * The id of the task.done / task.failed event of a task that ended (`finished_at`): derived
+ * from the task, so a journey finds the event's consumers (analytics' processed ids) without
+ * storing it, and a task that ends again after a redrive makes another event.
+ */
+export function taskEventId(task: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`md5(${task}.id::text || ':' || ${task}.status || ':' ||
+    extract(epoch from ${task}.finished_at)::text)::uuid`;
+}
+
+/**
  * CTEs that put outbox rows for the rows of the statement's `changed` CTE, and wake the relay
  * when they did:
  * - `queued`: a task-queue message for each row of `queueFrom` (with `id`, `type`,
@@ -69,10 +86,10 @@ export function outboxCtes(options: { queueFrom?: string; withEvents?: boolean }
     written.push("queued");
     parts.push(sql`
     queued AS (
-      INSERT INTO outbox (destination, message_key, payload, available_at)
+      INSERT INTO outbox (destination, message_key, payload, available_at, headers)
       SELECT ${TASK_QUEUE_DESTINATION}, id::text,
              jsonb_build_object('task_id', id, 'type', type, 'priority', priority),
-             available_at
+             available_at, ${traceHeaders}
       FROM ${sql.table(options.queueFrom)}
       ORDER BY id
       RETURNING 1
@@ -87,8 +104,9 @@ export function outboxCtes(options: { queueFrom?: string; withEvents?: boolean }
       SELECT ${eventStreamDestination(TASKS_TOPIC)},
              jsonb_build_object('events', jsonb_agg(jsonb_build_object(
                'key', id::text,
+               'headers', ${traceHeaders},
                'event', jsonb_build_object(
-                 'id', gen_random_uuid(),
+                 'id', ${taskEventId(sql.raw("changed"))},
                  'type', CASE status WHEN 'DONE' THEN ${TASK_DONE} ELSE ${TASK_FAILED} END,
                  'occurred_at', finished_at,
                  'schema_version', 1,

@@ -30,6 +30,11 @@ export interface NewTask {
   runAt?: Date | undefined;
   /** 0 (most urgent) … 9; DEFAULT_TASK_PRIORITY when absent. */
   priority?: number | undefined;
+  /**
+   * W3C trace context of the request (or span) that made it: stored on the task and carried
+   * by each of its queue messages, so the pipeline's spans join the request's trace.
+   */
+  traceparent?: string | undefined;
 }
 
 export type CreateOutcome =
@@ -77,6 +82,8 @@ export interface ClaimedTask {
   attempts: number;
   max_attempts: number;
   status: TaskStatus;
+  /** The trace context its messages carry (the request's); null: none. */
+  traceparent: string | null;
 }
 
 export type TaskOutcome =
@@ -115,15 +122,17 @@ export function createTaskRepository(db: Kysely<Database>) {
             ${column((i) => i.maxAttempts)}::int[], ${column((i) => i.priority ?? DEFAULT_TASK_PRIORITY)}::smallint[],
             ${column((i) => i.idempotencyKey ?? null)}::text[],
             ${column((i) => i.requestHash ?? null)}::text[],
-            ${column((i) => i.runAt?.toISOString() ?? null)}::timestamptz[]
+            ${column((i) => i.runAt?.toISOString() ?? null)}::timestamptz[],
+            ${column((i) => i.traceparent ?? null)}::text[]
           ) WITH ORDINALITY AS i(id, owner_id, type, title, payload, max_attempts, priority,
-                                 idempotency_key, request_hash, run_at, n)
+                                 idempotency_key, request_hash, run_at, traceparent, n)
         ),
         created AS (
           INSERT INTO tasks (id, owner_id, type, title, payload, status, max_attempts, priority,
-                             idempotency_key, request_hash, run_at, created_at, updated_at)
+                             idempotency_key, request_hash, run_at, traceparent, created_at,
+                             updated_at)
           SELECT id, owner_id, type, title, payload, 'PENDING', max_attempts, priority,
-                 idempotency_key, request_hash, run_at, now(), now()
+                 idempotency_key, request_hash, run_at, traceparent, now(), now()
           FROM input ORDER BY n
           ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
           RETURNING *
@@ -271,6 +280,7 @@ export function createTaskRepository(db: Kysely<Database>) {
             finished_at = CASE WHEN prev.status = 'PROCESSING' AND t.attempts >= t.max_attempts
                                THEN now() ELSE NULL END,
             started_at = now(),
+            first_started_at = coalesce(t.first_started_at, now()),
             updated_at = now()
           FROM (
             SELECT id, status FROM tasks
@@ -282,11 +292,12 @@ export function createTaskRepository(db: Kysely<Database>) {
           ) AS prev
           WHERE t.id = prev.id
           RETURNING t.id, t.owner_id, t.type, t.payload, t.attempts, t.max_attempts, t.status,
-                    t.created_at, t.started_at, t.finished_at, prev.status AS previous
+                    t.created_at, t.started_at, t.finished_at, t.traceparent,
+                    prev.status AS previous
         ),
         ${outboxCtes({ withEvents: true })},
         ${transitionCtes("changed")}
-        SELECT id, owner_id, type, payload, attempts, max_attempts, status,
+        SELECT id, owner_id, type, payload, attempts, max_attempts, status, traceparent,
                ${NOTICES} AS notices, ${QUEUED} AS queued
         FROM changed
       `.execute(db);
@@ -339,7 +350,7 @@ export function createTaskRepository(db: Kysely<Database>) {
           ) AS o
           WHERE t.id = o.id AND t.status = 'PROCESSING' AND t.attempts = o.attempt
           RETURNING t.id, t.owner_id, t.type, t.priority, t.status, t.attempts, t.created_at,
-                    t.started_at, t.finished_at,
+                    t.started_at, t.finished_at, t.traceparent,
                     'PROCESSING'::text AS previous, o.retry_at AS available_at
         ),
         retrying AS (SELECT * FROM changed WHERE status = 'RETRYING'),

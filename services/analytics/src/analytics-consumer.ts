@@ -1,6 +1,15 @@
 import type { DatabaseHandle, SessionLock } from "@taskflow/db";
 import type { EventStream, StoredRecord, StreamSubscription } from "@taskflow/messaging";
-import type { Logger, Metrics } from "@taskflow/observability";
+import {
+  endSpan,
+  failpoint,
+  type Logger,
+  type Metrics,
+  type Span,
+  startMessagingSpan,
+  type Tracer,
+  traceparentFrom,
+} from "@taskflow/observability";
 import { ORDERS_TOPIC } from "@taskflow/orders";
 import { TASKS_TOPIC } from "@taskflow/tasks";
 import { type AnalyticsRepository, createAnalyticsRepository } from "./analytics.repository.ts";
@@ -44,6 +53,37 @@ export interface BatchHandlerOptions {
   stats: AnalyticsConsumerStats;
   /** Told after each batch is counted (its offsets are committed next). */
   onCounted?: () => void;
+  /** The stream's engine, for spans' `messaging.system`. */
+  engine?: string;
+  /**
+   * Tracing on: a CONSUMER span per record, child of the context in its headers, lasting
+   * as long as its batch's transaction (the batch is one unit of work).
+   */
+  tracer?: Tracer | undefined;
+}
+
+function recordSpans(topic: string, batch: readonly StoredRecord[], options: BatchHandlerOptions) {
+  const { tracer } = options;
+  if (!tracer) return undefined;
+  const system = options.engine === "embedded" ? "taskflow.embedded" : (options.engine ?? "stream");
+  return batch.map((record) =>
+    startMessagingSpan(
+      tracer,
+      {
+        system,
+        destination: topic,
+        operation: "process",
+        messageId: record.id,
+        consumerGroup: options.group,
+        batchSize: batch.length,
+      },
+      { parent: traceparentFrom(record.headers) },
+    ),
+  );
+}
+
+function endSpans(spans: Span[] | undefined, error?: unknown) {
+  if (spans) for (const span of spans) endSpan(span, error);
 }
 
 /**
@@ -55,6 +95,7 @@ export function analyticsBatchHandler(topic: string, options: BatchHandlerOption
   const queue = `${group}.${topic}`;
   return async (batch: readonly StoredRecord[]) => {
     stats.inFlight += batch.length;
+    const spans = recordSpans(topic, batch, options);
     try {
       const { facts, ignored } = analyticsFacts(batch);
       for (const { eventId, reason, foreign } of ignored) {
@@ -63,13 +104,16 @@ export function analyticsBatchHandler(topic: string, options: BatchHandlerOption
         else logger.warn({ topic, eventId, reason }, "event not counted");
       }
       const { applied, duplicates } = await repository.apply(group, facts);
+      failpoint("analytics.after-commit");
       stats.processed += applied;
       stats.duplicates += duplicates;
       stats.ignored += ignored.length;
       metrics?.consumed.inc({ queue, outcome: "ack" }, applied);
       metrics?.consumed.inc({ queue, outcome: "skip" }, duplicates + ignored.length);
       options.onCounted?.();
+      endSpans(spans);
     } catch (error) {
+      endSpans(spans, error);
       stats.failed++;
       metrics?.consumed.inc({ queue, outcome: "retry" }, batch.length);
       logger.error({ err: error, topic, records: batch.length }, "analytics batch not counted");
@@ -94,6 +138,8 @@ export interface AnalyticsConsumerOptions {
   lockPollMs?: number;
   /** How long processed event ids are kept for dedupe (7 days); forgotten hourly after that. */
   keepProcessedIdsMs?: number;
+  /** Tracing on: a CONSUMER span per record (see BatchHandlerOptions.tracer). */
+  tracer?: Tracer | undefined;
 }
 
 const FORGET_EVERY_MS = 60 * 60_000;
@@ -145,6 +191,8 @@ export function createAnalyticsConsumer(options: AnalyticsConsumerOptions) {
           group,
           logger,
           ...(options.metrics ? { metrics: options.metrics } : {}),
+          engine: stream.engine,
+          tracer: options.tracer,
           stats,
           onCounted: () => countedTopics.add(topic),
         });

@@ -1,6 +1,7 @@
 import {
   ALERT_EMAIL_JOB,
   formatMoney,
+  formatTimestamp,
   isAlertEmailData,
   isOrderConfirmationEmailData,
   type Mailer,
@@ -16,7 +17,15 @@ import {
   type JobRun,
   PermanentJobError,
 } from "@taskflow/messaging";
-import type { Logger, Metrics } from "@taskflow/observability";
+import {
+  endSpan,
+  failpoint,
+  type Logger,
+  type Metrics,
+  startMessagingSpan,
+  type Tracer,
+  traceparentFrom,
+} from "@taskflow/observability";
 
 export interface MailerWorkerOptions {
   jobs: JobQueue;
@@ -28,6 +37,8 @@ export interface MailerWorkerOptions {
   concurrency: number;
   logger: Logger;
   metrics: Metrics;
+  /** Tracing on: a CONSUMER span per job run, child of the job's trace context (its headers). */
+  tracer?: Tracer | undefined;
 }
 
 /** A stable Message-ID per email: a resend after a crash carries the same one. */
@@ -103,7 +114,7 @@ export function createMailerWorker(options: MailerWorkerOptions) {
     const content = renderEmail("order-confirmation", {
       name: data.name,
       order_id: data.order_id,
-      created_at: data.created_at,
+      created_at: formatTimestamp(data.created_at),
       items: data.items.map((line) => ({
         quantity: line.quantity,
         name: line.name,
@@ -127,11 +138,41 @@ export function createMailerWorker(options: MailerWorkerOptions) {
     [ORDER_CONFIRMATION_EMAIL_JOB]: sendOrderConfirmation,
   };
 
+  /** Without a tracer, exactly `run`. */
+  function runTraced(job: JobRun): Promise<unknown> {
+    const { tracer } = options;
+    if (!tracer) return run(job);
+    const span = startMessagingSpan(
+      tracer,
+      {
+        system: jobs.engine === "redis" ? "bullmq" : "taskflow.embedded",
+        destination: jobs.name,
+        operation: "process",
+        messageId: job.id,
+      },
+      {
+        parent: traceparentFrom(job.headers),
+        attributes: { "taskflow.job.name": job.name, "taskflow.job.attempt": job.attempt },
+      },
+    );
+    return run(job).then(
+      (sent) => {
+        span.end();
+        return sent;
+      },
+      (error: unknown) => {
+        endSpan(span, error);
+        throw error;
+      },
+    );
+  }
+
   async function run(job: JobRun): Promise<unknown> {
     const handler = handlers[job.name];
     try {
       if (!handler) throw new PermanentJobError(`no handler for job "${job.name}"`);
       const sent = await handler(job);
+      failpoint("mailer.after-send");
       stats.processed++;
       metrics.jobsFinished.inc({ name: job.name, outcome: "completed" });
       return sent;
@@ -155,7 +196,7 @@ export function createMailerWorker(options: MailerWorkerOptions) {
 
   return {
     async start() {
-      processor = await jobs.process(run, { concurrency: options.concurrency });
+      processor = await jobs.process(runTraced, { concurrency: options.concurrency });
     },
     /** Takes no new jobs and lets the running ones finish (at most `timeoutMs`). */
     async stop(timeoutMs: number) {

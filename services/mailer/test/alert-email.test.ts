@@ -1,36 +1,16 @@
-import { createDatabase, migrateUp } from "@taskflow/db";
 import { type AlertEmailData, alertEmailJob } from "@taskflow/mail";
-import { createSmtpMailer } from "@taskflow/mail/smtp";
-import { createEmbeddedJobQueue } from "@taskflow/messaging";
-import { createLogger, createMetrics } from "@taskflow/observability";
-import { startTestSmtpServer, waitFor } from "@taskflow/testing";
+import { waitFor } from "@taskflow/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { createMailerWorker, messageIdFor } from "../src/index.ts";
+import { messageIdFor } from "../src/index.ts";
+import { startMailerOverSmtp } from "./mailer-fixture.ts";
 
 /** The alert email job run by the mailer against a real SMTP server (smtp-server on loopback). */
 describe("the mailer's alert email", async () => {
-  const smtp = await startTestSmtpServer();
-  const database = await createDatabase({ dataDir: "memory://" });
-  await migrateUp(database.db);
-  const jobs = createEmbeddedJobQueue({ database, queue: "mailer.alerts", pollMs: 50 });
-  const mailer = createSmtpMailer({ url: smtp.url });
-  const worker = createMailerWorker({
-    jobs,
-    mailer,
-    from: "TaskFlow <alerts@taskflow.example>",
-    appUrl: "https://taskflow.example",
-    concurrency: 2,
-    logger: createLogger({ level: "silent", service: "mailer-test" }),
-    metrics: createMetrics("mailer-test"),
-  });
-  await worker.start();
-  afterAll(async () => {
-    await worker.stop(1_000);
-    await mailer.close();
-    await jobs.close();
-    await database.close();
-    await smtp.stop();
-  });
+  const { smtp, jobs, stop } = await startMailerOverSmtp(
+    "mailer.alerts",
+    "TaskFlow <alerts@taskflow.example>",
+  );
+  afterAll(stop);
 
   const firing: AlertEmailData = {
     alert_id: "failure_rate.firing.1795435200000",

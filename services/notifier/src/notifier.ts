@@ -2,7 +2,16 @@ import { GroupCommitter } from "@taskflow/db";
 import type { Delivery, EventBus, EventEnvelope, Subscription } from "@taskflow/messaging";
 import { isEventEnvelope } from "@taskflow/messaging";
 import type { NotificationRepository } from "@taskflow/notifications";
-import type { Logger, Metrics } from "@taskflow/observability";
+import {
+  endSpan,
+  failpoint,
+  type Logger,
+  type Metrics,
+  startMessagingSpan,
+  type Tracer,
+  traceparentFrom,
+  traceparentOf,
+} from "@taskflow/observability";
 import { isOrderCreated, ORDER_CREATED, type OrderCreated } from "@taskflow/orders";
 
 /** The notifier's own queue on the event bus. */
@@ -17,6 +26,8 @@ export interface NotifierOptions {
   prefetch?: number;
   /** Its queue's name (tests give each run its own). */
   queue?: string;
+  /** Tracing on: a CONSUMER span per delivery, child of the message's trace context. */
+  tracer?: Tracer | undefined;
 }
 
 /** Pause before handing back a delivery whose commit failed, so an outage is not a hot loop. */
@@ -35,16 +46,18 @@ export function createNotifier(options: NotifierOptions) {
   const running = new Set<Promise<void>>();
   let subscription: Subscription | undefined;
 
+  /** Per event id, the trace context its email job carries (set while it is being written). */
+  const traceparents = new Map<string, string>();
   // A batch that fails is written again event by event, so that one bad event fails alone.
   const records = new GroupCommitter<EventEnvelope<OrderCreated>, boolean | Error>(
     async (events) => {
       try {
-        return await notifications.recordOrdersCreated(events);
+        return await notifications.recordOrdersCreated(events, traceparents);
       } catch (batchError) {
         if (events.length === 1) return [asError(batchError)];
         return Promise.all(
           events.map((event) =>
-            notifications.recordOrdersCreated([event]).then(
+            notifications.recordOrdersCreated([event], traceparents).then(
               ([made]) => made ?? false,
               (error: unknown) => asError(error),
             ),
@@ -64,13 +77,33 @@ export function createNotifier(options: NotifierOptions) {
       metrics.consumed.inc({ queue: queueName, outcome: "dead" });
       return;
     }
+    const parent = traceparentFrom(delivery.message.headers);
+    const span = options.tracer
+      ? startMessagingSpan(
+          options.tracer,
+          {
+            system: bus.engine === "embedded" ? "taskflow.embedded" : bus.engine,
+            destination: queueName,
+            operation: "process",
+            messageId: delivery.message.id,
+          },
+          { parent, attributes: { "taskflow.order.id": event.data.order_id } },
+        )
+      : undefined;
+    const traceparent = span ? traceparentOf(span) : parent;
+    if (traceparent) traceparents.set(event.id, traceparent);
     try {
       const made = await records.submit({ ...event, data: event.data });
+      traceparents.delete(event.id);
       if (made instanceof Error) throw made;
+      span?.end();
+      failpoint("notifier.after-commit");
       delivery.ack();
       stats.processed++;
       metrics.consumed.inc({ queue: queueName, outcome: made ? "ack" : "skip" });
     } catch (error) {
+      traceparents.delete(event.id);
+      if (span?.isRecording()) endSpan(span, error);
       logger.error({ err: error, eventId: event.id }, "could not record the notification");
       await new Promise((resolve) => setTimeout(resolve, REQUEUE_AFTER_ERROR_MS));
       delivery.requeue();

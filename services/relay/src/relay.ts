@@ -8,7 +8,7 @@ import {
   takeDueOutbox,
   vacuumOutbox,
 } from "@taskflow/db";
-import { createSleeper, type Logger, type Metrics } from "@taskflow/observability";
+import { createSleeper, failpoint, type Logger, type Metrics } from "@taskflow/observability";
 
 /** Publishes one destination's messages; resolves once the engine has confirmed them all. */
 export type OutboxPublisher = (rows: readonly OutboxRow[]) => Promise<void>;
@@ -128,6 +128,7 @@ export function createRelay(options: RelayOptions) {
         confirmed = [];
         if (due.length > 0) {
           confirmed = await publishBatch(due);
+          if (confirmed.length > 0) failpoint("relay.after-publish");
           // More is waiting (a full batch, or a commit's NOTIFY came while publishing): the
           // next read deletes these in the same round trip.
           if (due.length === batchSize || sleeper.woken) continue;

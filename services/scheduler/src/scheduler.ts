@@ -1,5 +1,12 @@
 import type { ScheduleRow } from "@taskflow/db";
-import { createSleeper, type Logger } from "@taskflow/observability";
+import {
+  createSleeper,
+  endSpan,
+  type Logger,
+  startSpan,
+  type Tracer,
+  traceparentOf,
+} from "@taskflow/observability";
 import { nextTick, type ScheduleRepository, type TaskRepository } from "@taskflow/tasks";
 
 export interface SchedulerOptions {
@@ -9,6 +16,8 @@ export interface SchedulerOptions {
   /** Longest sleep between two looks at the schedules. */
   pollMs?: number;
   now?: () => Date;
+  /** Tracing on: each fired tick is a span, the root of its task's trace. */
+  tracer?: Tracer | undefined;
 }
 
 /** Schedules fired per pass at most; a longer backlog is taken on the next pass at once. */
@@ -38,6 +47,21 @@ export function createScheduler(options: SchedulerOptions) {
   const stats = { inFlight: 0, processed: 0, failed: 0 };
 
   async function fire(schedule: ScheduleRow): Promise<void> {
+    const span = options.tracer
+      ? startSpan(options.tracer, "fire schedule", {
+          attributes: { "taskflow.schedule.id": schedule.id },
+        })
+      : undefined;
+    try {
+      await fireTick(schedule, span ? traceparentOf(span) : undefined);
+      span?.end();
+    } catch (error) {
+      if (span) endSpan(span, error);
+      throw error;
+    }
+  }
+
+  async function fireTick(schedule: ScheduleRow, traceparent: string | undefined): Promise<void> {
     const tick = new Date(schedule.next_run_at);
     const [outcome] = await tasks.createMany([
       {
@@ -48,6 +72,7 @@ export function createScheduler(options: SchedulerOptions) {
         maxAttempts: schedule.task_max_attempts,
         priority: schedule.task_priority,
         idempotencyKey: `schedule.${schedule.id}.${tick.toISOString()}`,
+        traceparent,
       },
     ]);
     if (!outcome) return;

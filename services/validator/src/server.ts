@@ -8,7 +8,7 @@ import {
   PROTO_DIR,
   PROTO_FILES,
 } from "@taskflow/contracts";
-import type { Logger } from "@taskflow/observability";
+import type { Logger, Tracer } from "@taskflow/observability";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import type { ProductRepository } from "./catalog/product.repository.ts";
 import type { CallStats, HandlerEnvironment } from "./grpc/call-context.ts";
@@ -24,6 +24,8 @@ export interface ValidatorServerOptions {
   ready?: () => Promise<unknown>;
   /** How often `ready` is asked; its answer sets the health status. Default 5 s. */
   readinessIntervalMs?: number;
+  /** Tracing on: a SERVER span per call (OrderValidationService, CatalogService). */
+  tracer?: Tracer | undefined;
 }
 
 export interface ValidatorServer {
@@ -51,7 +53,7 @@ const MAX_MESSAGE_BYTES = 1024 * 1024;
 export function createValidatorServer(options: ValidatorServerOptions): ValidatorServer {
   const logger = options.logger;
   const stats: CallStats = { inFlight: 0, processed: 0, failed: 0, abandoned: 0 };
-  const env: HandlerEnvironment = { tokens: options.tokens, logger, stats };
+  const env: HandlerEnvironment = { tokens: options.tokens, logger, stats, tracer: options.tracer };
   const server = new grpc.Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
   });

@@ -1,6 +1,14 @@
 import { GroupCommitter } from "@taskflow/db";
 import type { Delivery, Subscription, TaskQueue } from "@taskflow/messaging";
-import type { Logger, Metrics } from "@taskflow/observability";
+import {
+  failpoint,
+  type Logger,
+  type Metrics,
+  type Span,
+  startMessagingSpan,
+  type Tracer,
+  traceparentFrom,
+} from "@taskflow/observability";
 import type {
   ClaimedTask,
   ClaimRequest,
@@ -22,6 +30,8 @@ export interface WorkerOptions {
   /** Deliveries held at once (running + waiting for a slot or a commit). */
   prefetch: number;
   retry: RetryPolicy;
+  /** Tracing on: a CONSUMER span per delivery, child of the message's trace context. */
+  tracer?: Tracer | undefined;
 }
 
 export interface WorkerStats {
@@ -117,7 +127,27 @@ export function createWorker(options: WorkerOptions) {
     }
   }
 
-  async function handle(delivery: Delivery): Promise<void> {
+  /** Without a tracer, exactly `handle`: no span, no allocation. */
+  function handleTraced(delivery: Delivery): Promise<void> {
+    const { tracer } = options;
+    if (!tracer) return handle(delivery);
+    const span = startMessagingSpan(
+      tracer,
+      {
+        system: queue.engine === "embedded" ? "taskflow.embedded" : queue.engine,
+        destination: queue.name,
+        operation: "process",
+        messageId: delivery.message.id,
+      },
+      {
+        parent: traceparentFrom(delivery.message.headers),
+        attributes: { "messaging.rabbitmq.redelivered": delivery.redelivered },
+      },
+    );
+    return handle(delivery, span).finally(() => span.end());
+  }
+
+  async function handle(delivery: Delivery, span?: Span): Promise<void> {
     const body = delivery.message.body as { task_id?: unknown } | undefined;
     const taskId = body?.task_id;
     if (typeof taskId !== "string" || !UUID.test(taskId)) {
@@ -135,13 +165,22 @@ export function createWorker(options: WorkerOptions) {
         return;
       }
       const task = answer.claimed;
+      span?.setAttributes({
+        "taskflow.task.id": task.id,
+        "taskflow.task.type": task.type,
+        "taskflow.task.attempt": task.attempts,
+      });
       if (task.status === "FAILED") {
         stats.failed++;
         settle(delivery, "dead", task.type);
         return;
       }
+      failpoint("worker.after-claim");
       const outcome = await runTask(task);
+      failpoint("worker.after-effect");
       const ended = await outcomes.submit(outcome);
+      span?.setAttribute("taskflow.task.status", ended ?? "unchanged");
+      failpoint("worker.after-commit");
       if (ended === "FAILED") {
         stats.failed++;
         logger.warn(
@@ -170,7 +209,7 @@ export function createWorker(options: WorkerOptions) {
       subscription = await queue.consume(
         (delivery) => {
           stats.inFlight++;
-          const work = handle(delivery).finally(() => {
+          const work = handleTraced(delivery).finally(() => {
             stats.inFlight--;
             running.delete(work);
           });

@@ -14,6 +14,7 @@ import * as m2026_11_23_160400_event_bus from "./2026_11_23_160400_event_bus.ts"
 import * as m2026_11_23_160500_orders_and_notifications from "./2026_11_23_160500_orders_and_notifications.ts";
 import * as m2026_11_23_160600_analytics from "./2026_11_23_160600_analytics.ts";
 import * as m2026_11_23_160700_analytics_processed_at from "./2026_11_23_160700_analytics_processed_at.ts";
+import * as m2026_11_23_161000_trace_context from "./2026_11_23_161000_trace_context.ts";
 
 /**
  * Every migration, by name; applied in name order. Imported statically so that a bundled
@@ -35,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_23_160500_orders_and_notifications": m2026_11_23_160500_orders_and_notifications,
   "2026_11_23_160600_analytics": m2026_11_23_160600_analytics,
   "2026_11_23_160700_analytics_processed_at": m2026_11_23_160700_analytics_processed_at,
+  "2026_11_23_161000_trace_context": m2026_11_23_161000_trace_context,
 };

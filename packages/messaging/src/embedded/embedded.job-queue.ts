@@ -197,6 +197,7 @@ export function createEmbeddedJobQueue(options: EmbeddedJobQueueOptions): JobQue
             id: job.jobId,
             name: job.name,
             data: JSON.stringify(job.data ?? null),
+            headers: JSON.stringify(job.headers ?? {}),
             state: "waiting" as const,
             priority: job.priority,
             max_attempts: job.attempts,
@@ -348,6 +349,7 @@ interface TakenJob {
   priority: number;
   run_at: Date;
   seq: number;
+  headers: Record<string, string> | null;
 }
 
 type Outcome =
@@ -475,9 +477,10 @@ class EmbeddedJobProcessor {
         ) next
         WHERE j.queue = next.queue AND j.id = next.id
         RETURNING j.queue, j.id, j.name, j.data, j.state, j.attempts_made, j.max_attempts,
-                  j.backoff_ms, j.priority, j.failed_reason, j.run_at, j.seq
+                  j.backoff_ms, j.priority, j.failed_reason, j.run_at, j.seq, j.headers
       ), ${notifyChanges}
-      SELECT id, name, data, attempts_made, max_attempts, backoff_ms, priority, run_at, seq
+      SELECT id, name, data, attempts_made, max_attempts, backoff_ms, priority, run_at, seq,
+             headers
       FROM changed, notified
     `.execute(this.db);
     // RETURNING has no order: start them in the order they were chosen.
@@ -506,6 +509,7 @@ class EmbeddedJobProcessor {
         data: job.data,
         attempt: job.attempts_made,
         maxAttempts: job.max_attempts,
+        headers: job.headers ?? {},
       });
       outcome = { kind: "completed", result };
     } catch (error) {

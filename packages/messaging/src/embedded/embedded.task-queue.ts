@@ -124,6 +124,14 @@ export function createEmbeddedTaskQueue(options: EmbeddedTaskQueueOptions): Task
       return Number(result.numDeletedRows);
     },
 
+    async purgeDeadLetters() {
+      const result = await db
+        .deleteFrom("queue_dead_letters")
+        .where("queue", "=", queue)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     async ping() {
       await database.ping();
     },

@@ -207,6 +207,16 @@ export function createRabbitMqTaskQueue(
       }
     },
 
+    /**
+     * AMQP's queue.purge on `<queue>.dead`: the ready dead letters go at once, counted by the
+     * broker. Unacknowledged ones (held by a peek or a removal on another channel) are not
+     * ready, so they survive and come back when that channel lets them go.
+     */
+    async purgeDeadLetters() {
+      const { messageCount } = await publisher.purgeQueue(deadQueue);
+      return messageCount;
+    },
+
     /** Resolves once connected with the topology declared (bindings included). */
     async ready() {
       await publisher.waitForConnect();

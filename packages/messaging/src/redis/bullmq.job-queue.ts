@@ -159,6 +159,8 @@ export function createBullMqJobQueue(options: BullMqJobQueueOptions): JobQueue {
             priority: toBullMqPriority(job.priority),
             removeOnComplete: KEEP_COMPLETED,
             removeOnFail: false,
+            // BullMQ's slot for propagated context (its own telemetry is not enabled here).
+            ...(job.headers && { telemetry: { metadata: JSON.stringify(job.headers) } }),
           },
         })),
       );
@@ -331,6 +333,7 @@ class BullMqJobProcessor {
         data: job.data,
         attempt: job.attemptsMade + 1,
         maxAttempts: job.opts.attempts ?? 1,
+        headers: headersOf(job.opts.telemetry?.metadata),
       }))().catch((error: unknown) => {
       // BullMQ fails an UnrecoverableError at once, whatever attempts remain.
       if (error instanceof PermanentJobError) throw new UnrecoverableError(error.message);
@@ -493,5 +496,21 @@ class JobWatchers {
       }
       for (const listener of this.listeners) deliver(listener, change);
     });
+  }
+}
+
+/** The headers a job was added with (kept as JSON in its telemetry metadata). */
+function headersOf(metadata: string | undefined): Record<string, string> {
+  if (!metadata) return {};
+  try {
+    const parsed: unknown = JSON.parse(metadata);
+    if (!parsed || typeof parsed !== "object") return {};
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(parsed)) {
+      if (typeof value === "string") headers[name] = value;
+    }
+    return headers;
+  } catch {
+    return {};
   }
 }

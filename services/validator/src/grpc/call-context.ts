@@ -2,7 +2,16 @@ import type { Readable, Writable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import { AuthError, type AuthUser, type TokenService } from "@taskflow/auth";
 import type { ProcessStats } from "@taskflow/db";
-import type { Logger } from "@taskflow/observability";
+import {
+  endSpan,
+  type Logger,
+  type Span,
+  SpanKind,
+  startSpan,
+  TRACEPARENT,
+  type Tracer,
+  validTraceparent,
+} from "@taskflow/observability";
 
 /**
  * What every authenticated handler shares: parse the bearer token, stop working on a call its
@@ -35,6 +44,29 @@ export interface HandlerEnvironment {
   tokens: TokenService;
   logger: Logger;
   stats: CallStats;
+  /** Tracing on: a SERVER span per call, child of the `traceparent` metadata entry. */
+  tracer?: Tracer | undefined;
+}
+
+/** The call's span (tracing on), child of the client's trace context in the metadata. */
+function serverSpan(
+  env: HandlerEnvironment,
+  call: { metadata: grpc.Metadata; getPath(): string },
+): Span | undefined {
+  if (!env.tracer) return undefined;
+  const path = call.getPath(); // "/taskflow.orders.v1.OrderValidationService/ValidateOrder"
+  const [service = "", method = ""] = path.slice(1).split("/");
+  return startSpan(env.tracer, path.slice(1), {
+    kind: SpanKind.SERVER,
+    parent: validTraceparent(call.metadata.get(TRACEPARENT)[0]),
+    attributes: { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method },
+  });
+}
+
+function endServerSpan(span: Span | undefined, status: grpc.status, error?: unknown) {
+  if (!span) return;
+  span.setAttribute("rpc.grpc.status_code", status);
+  endSpan(span, status === grpc.status.OK ? undefined : error);
 }
 
 export interface CallContext {
@@ -124,6 +156,7 @@ export function unaryHandler<Req, Res>(
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     env.stats.inFlight++;
+    const span = serverSpan(env, call);
     void (async () => {
       try {
         if (isAbandoned(call)) throw new CallAbandoned();
@@ -132,8 +165,11 @@ export function unaryHandler<Req, Res>(
         context.checkpoint();
         env.stats.processed++;
         callback(null, response);
+        endServerSpan(span, grpc.status.OK);
       } catch (error) {
-        callback(statusOf(error, env, call.getPath()));
+        const answer = statusOf(error, env, call.getPath());
+        callback(answer);
+        endServerSpan(span, answer.code, error);
       } finally {
         env.stats.inFlight--;
       }
@@ -151,6 +187,7 @@ export function bidiHandler<Req, Res>(
 ): grpc.handleBidiStreamingCall<Req, Res> {
   return (call) => {
     env.stats.inFlight++;
+    const span = serverSpan(env, call);
     void (async () => {
       try {
         if (isAbandoned(call)) throw new CallAbandoned();
@@ -158,8 +195,10 @@ export function bidiHandler<Req, Res>(
         await run(call, context);
         context.checkpoint();
         call.end();
+        endServerSpan(span, grpc.status.OK);
       } catch (error) {
         const answer = statusOf(error, env, call.getPath());
+        endServerSpan(span, answer.code, error);
         // A cancelled call's stream is destroyed: there is nobody to answer.
         if (!call.cancelled) call.emit("error", answer);
       } finally {

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 import { ApiProblem } from "../../api/client.ts";
 import { DateTime } from "../../components/date-time.tsx";
+import { JourneyTimeline } from "../../components/journey-timeline.tsx";
 import { formatMoney } from "../../components/money.ts";
 import { ErrorState, Loading } from "../../components/page-state.tsx";
 import { useDocumentTitle } from "../../components/use-document-title.ts";
@@ -19,6 +20,7 @@ export function OrderDetail() {
   const [state, setState] = useState<DetailState>({ phase: "loading" });
   useDocumentTitle(state.phase === "ready" ? orderName(state.order) : "Order");
 
+  const loadJourney = useCallback(() => ordersApi.journey(id), [id]);
   const load = useCallback(async () => {
     setState({ phase: "loading" });
     try {
@@ -83,6 +85,7 @@ export function OrderDetail() {
         <h2 id="order-lines">Lines</h2>
         <OrderLines order={order} caption={`${orderName(order)}: its lines`} />
       </section>
+      <JourneyTimeline load={loadJourney} headingId="order-journey" />
     </>
   );
 }

@@ -21,6 +21,10 @@ export const ordersApi = {
   get(id: string) {
     return unwrap(api.GET("/api/orders/{id}", { params: { path: { id } } }));
   },
+  /** The services it went through (GET /api/orders/{id}/journey). */
+  journey(id: string) {
+    return unwrap(api.GET("/api/orders/{id}/journey", { params: { path: { id } } }));
+  },
   /**
    * Validated and priced by the validator (422 with the lines' errors, 503 with Retry-After
    * while it is away). The same `idempotencyKey` again replays the first answer.

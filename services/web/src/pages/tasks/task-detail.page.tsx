@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { ApiProblem, describeProblem, type Task, type TaskStatus } from "../../api/client.ts";
 import { DateTime, formatDuration } from "../../components/date-time.tsx";
+import { JourneyTimeline } from "../../components/journey-timeline.tsx";
 import { ErrorState, Loading } from "../../components/page-state.tsx";
 import { useDocumentTitle } from "../../components/use-document-title.ts";
 import { useLiveEvent, useLiveResync } from "../../live/live-events.tsx";
@@ -82,6 +83,7 @@ export default function TaskDetailPage() {
   const refreshTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
   const task = state.phase === "ready" ? state.task : undefined;
   useDocumentTitle(task ? `Task ${task.title ?? task.type}` : "Task");
+  const loadJourney = useCallback(() => tasksApi.journey(id), [id]);
 
   const load = useCallback(
     async (quiet: boolean) => {
@@ -243,6 +245,8 @@ export default function TaskDetailPage() {
           </ol>
         </section>
       </div>
+
+      <JourneyTimeline load={loadJourney} version={t.status} headingId="task-journey" />
 
       {t.last_error && (
         <section className="card card-error" aria-labelledby="task-error">

@@ -17,6 +17,10 @@ export const tasksApi = {
       api.POST("/api/tasks", { body, params: { header: { "idempotency-key": idempotencyKey } } }),
     );
   },
+  /** The services it went through (GET /api/tasks/{id}/journey). */
+  journey(id: string) {
+    return unwrap(api.GET("/api/tasks/{id}/journey", { params: { path: { id } } }));
+  },
   cancel(id: string) {
     return unwrap(api.POST("/api/tasks/{id}/cancel", { params: { path: { id } } }));
   },
