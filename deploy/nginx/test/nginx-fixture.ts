@@ -143,7 +143,9 @@ function prepareNginx(options: NginxOptions): {
     "-e",
     "stderr",
     "-g",
-    `daemon off; pid ${path.join(dir, "nginx.pid")};`,
+    // As root, the workers would run as nobody, who cannot read a checkout under a 0700 folder
+    // (CI clones into `mktemp -d`): in tests they run as the user that started nginx.
+    `daemon off; pid ${path.join(dir, "nginx.pid")};${process.getuid?.() === 0 ? " user root;" : ""}`,
   ];
   return { dir, confFile, args };
 }

@@ -1,7 +1,7 @@
 import cookie from "@fastify/cookie";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { AuthError, type AuthUser, type TokenService } from "./tokens.ts";
+import { AuthError, type AuthUser, isServiceToken, type TokenService } from "./tokens.ts";
 
 /** HttpOnly cookie holding the access token, for clients that cannot send headers (EventSource). */
 export const SESSION_COOKIE = "taskflow_session";
@@ -45,7 +45,10 @@ export const authPlugin = fp<AuthPluginOptions>(
     app.decorate("authenticate", async (request: FastifyRequest) => {
       const token = bearerToken(request);
       if (!token) throw new AuthError("authentication required");
-      request.user = await options.tokens.verify(token);
+      const user = await options.tokens.verify(token);
+      // A service's token (the API's own, for the validator) is answered like a forged one.
+      if (isServiceToken(user)) throw new AuthError("invalid token");
+      request.user = user;
     });
   },
   { name: "taskflow-auth", fastify: "5.x" },

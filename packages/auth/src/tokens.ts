@@ -28,6 +28,18 @@ export class AuthError extends Error {
   }
 }
 
+/**
+ * The subject of a token a process issues for itself, to call another service as
+ * `service:<name>` (the API calling the validator). A user's id is a UUID, never this: the
+ * HTTP services refuse such a token (it speaks for no user), the validator takes both kinds.
+ */
+export const SERVICE_SUBJECT_PREFIX = "service:";
+
+/** Whether a verified token is a service's own rather than a user's. */
+export function isServiceToken(user: AuthUser): boolean {
+  return user.id.startsWith(SERVICE_SUBJECT_PREFIX);
+}
+
 const ISSUER = "taskflow";
 const AUDIENCE = "taskflow";
 const HMAC_SHA256 = { name: "HMAC", hash: "SHA-256" } as const;

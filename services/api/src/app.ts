@@ -12,13 +12,22 @@ import {
   type Metrics,
   type ReadinessChecks,
   registerOpsRoutes,
+  type Tracer,
 } from "@taskflow/observability";
 import { createOrderRepository } from "@taskflow/orders";
 import { createScheduleRepository, createTaskRepository } from "@taskflow/tasks";
 import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
-import { ProblemSchema, registerProblemHandlers } from "./http/problem.ts";
+import { registerInputLimits } from "./http/input-limits.ts";
+import {
+  clientErrorProblem,
+  documentProblemMediaType,
+  frameworkErrorProblem,
+  ProblemSchema,
+  registerProblemHandlers,
+} from "./http/problem.ts";
 import { createRateLimitRedis, RATE_LIMIT_KEY_PREFIX } from "./http/rate-limit-redis.ts";
+import { registerTracing } from "./http/tracing.ts";
 import { validatorCompiler } from "./http/validation.ts";
 import { createAnalyticsRepository } from "./modules/analytics/analytics.repository.ts";
 import { analyticsRoutes } from "./modules/analytics/analytics.routes.ts";
@@ -28,6 +37,10 @@ import { devMailRoutes } from "./modules/dev/dev-mail.routes.ts";
 import { eventRoutes } from "./modules/events/event.routes.ts";
 import { createNotificationHub } from "./modules/events/notification-hub.ts";
 import { createTaskEventHub } from "./modules/events/task-event-hub.ts";
+import { createJourneyRepository } from "./modules/journeys/journey.repository.ts";
+import { orderJourneyRoutes, taskJourneyRoutes } from "./modules/journeys/journey.routes.ts";
+import { journeySchemas } from "./modules/journeys/journey.schemas.ts";
+import { createJourneyService } from "./modules/journeys/journey.service.ts";
 import { createMonitorRepository } from "./modules/monitor/monitor.repository.ts";
 import { monitorRoutes } from "./modules/monitor/monitor.routes.ts";
 import { monitorSchemas } from "./modules/monitor/monitor.schemas.ts";
@@ -116,9 +129,20 @@ export interface ApiDependencies {
    * app's pages; none without it. A folder without an index.html is warned about and skipped.
    */
   webDir?: string | undefined;
+  /** Tracing on: a SERVER span per request (see http/tracing.ts); off when undefined. */
+  tracer?: Tracer | undefined;
+  /** The analytics consumer group whose processed ids journeys read (default "analytics"). */
+  analyticsGroup?: string;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * Request headers, all together (Node's default is 16 KiB). Room for an access token of up to
+ * about 16 KiB in the Authorization header or the session cookie, so that an oversized token
+ * gets the same 401 as any other bad token, not a header-size error that tells them apart.
+ */
+export const MAX_HEADER_BYTES = 32 * 1024;
 
 /** The wired API, ready to `listen` or to `inject` requests in tests. */
 export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> {
@@ -128,9 +152,13 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
     // One access line per request is written in onResponse, not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
     trustProxy: deps.trustProxy ?? false,
     requestIdHeader: "x-request-id",
     genReqId: () => randomUUID(),
+    // What Node's parser or the router refuse is problem+json too, like every error.
+    clientErrorHandler: clientErrorProblem,
+    frameworkErrors: frameworkErrorProblem,
     ajv: {
       // Unknown fields are refused (422), not silently dropped.
       customOptions: {
@@ -144,6 +172,8 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
 
   app.setValidatorCompiler(validatorCompiler());
   registerProblemHandlers(app);
+  registerInputLimits(app);
+  registerTracing(app, deps.tracer);
   for (const schema of [
     ProblemSchema,
     UserSchema,
@@ -162,6 +192,7 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
     NotificationPageSchema,
     ...monitorSchemas,
     ...analyticsSchemas,
+    ...journeySchemas,
   ]) {
     app.addSchema(schema);
   }
@@ -182,6 +213,10 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
         },
       },
     },
+    transformObject: (document) =>
+      "openapiObject" in document
+        ? documentProblemMediaType(document.openapiObject)
+        : document.swaggerObject,
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),
     },
@@ -267,6 +302,14 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
     validator: deps.orderValidator ?? noValidator,
   });
   await app.register(orderRoutes, { prefix: "/api/orders", orders });
+  const journeys = createJourneyService({
+    journeys: createJourneyRepository(deps.database.db, {
+      analyticsGroup: deps.analyticsGroup ?? "analytics",
+      jobQueue: deps.jobQueue?.name ?? "taskflow.jobs",
+    }),
+  });
+  await app.register(taskJourneyRoutes, { prefix: "/api/tasks", journeys });
+  await app.register(orderJourneyRoutes, { prefix: "/api/orders", journeys });
   await app.register(productRoutes, { prefix: "/api/products", orders });
   await app.register(notificationRoutes, {
     prefix: "/api/notifications",

@@ -167,6 +167,7 @@ describe("access to /api/monitor", () => {
     ["GET", "/api/monitor/tasks?type=echo"],
     ["GET", "/api/monitor/dead-letters"],
     ["POST", "/api/monitor/dead-letters/redrive", { source: "task-queue" }],
+    ["POST", "/api/monitor/dead-letters/purge", { source: "task-queue" }],
     ["POST", "/api/monitor/tasks/0193a1b2-0000-7000-8000-000000000000/retry"],
     ["POST", "/api/monitor/tasks/0193a1b2-0000-7000-8000-000000000000/cancel"],
     ["POST", "/api/monitor/jobs/some-job/retry"],
@@ -200,6 +201,7 @@ describe("access to /api/monitor", () => {
       "/api/monitor/jobs/{id}",
       "/api/monitor/dead-letters",
       "/api/monitor/dead-letters/redrive",
+      "/api/monitor/dead-letters/purge",
       "/api/monitor/audit",
       "/api/monitor/events",
     ]) {
@@ -692,6 +694,62 @@ describe("monitor actions", () => {
     expect(historyErrors).toEqual([]);
   });
 
+  it("purges task dead letters, listed ones or all, and leaves their tasks FAILED", async () => {
+    const { app, taskQueue } = fixture();
+    const user = await signUp(app);
+    await startPipeline();
+    const [a, b, c] = [
+      await submit(app, user.auth, { type: "fail", payload: { times: 5 }, max_attempts: 1 }),
+      await submit(app, user.auth, { type: "fail", payload: { times: 5 }, max_attempts: 1 }),
+      await submit(app, user.auth, { type: "fail", payload: { times: 5 }, max_attempts: 1 }),
+    ];
+    // A message that names no task: the worker dead-letters it, listed under its own id.
+    const stray = `stray-${stamp}`;
+    await taskQueue.publish([{ id: stray, body: { junk: true } }]);
+    const listed = async () => {
+      const res = await call("GET", "/api/monitor/dead-letters?source=task-queue&limit=100");
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json<{ id: string; type: string | null }[]>().map((l) => l.id);
+    };
+    await waitFor(
+      async () => {
+        const ids = await listed();
+        return [a, b, c, stray].every((id) => ids.includes(id));
+      },
+      { what: "four dead letters" },
+    );
+    await stopPipeline();
+
+    const purge = (payload: object) => call("POST", "/api/monitor/dead-letters/purge", { payload });
+    expect((await purge({ source: "job-queue" })).statusCode).toBe(422);
+    expect((await purge({ source: "task-queue", ids: [] })).statusCode).toBe(422);
+    expect((await purge({ source: "task-queue", all: true })).statusCode).toBe(422);
+
+    const some = await purge({ source: "task-queue", ids: [a, stray, "no-such-letter"] });
+    expect(some.statusCode, some.body).toBe(200);
+    expect(some.json()).toEqual({ purged: 2 });
+    const left = await listed();
+    expect(left).not.toContain(a);
+    expect(left).not.toContain(stray);
+    expect(left).toEqual(expect.arrayContaining([b, c]));
+    // Gone from the queue, not from the tasks: still FAILED with its error, still retryable.
+    expect(await taskStatus(a)).toMatchObject({
+      status: "FAILED",
+      last_error: expect.stringContaining("failing on purpose"),
+    });
+    expect((await purge({ source: "task-queue", ids: [a] })).json()).toEqual({ purged: 0 });
+
+    const before = (await taskQueue.stats()).deadLettered;
+    expect(before).toBeGreaterThanOrEqual(2);
+    const all = await purge({ source: "task-queue" });
+    expect(all.statusCode, all.body).toBe(200);
+    expect(all.json()).toEqual({ purged: before });
+    expect(await listed()).toEqual([]);
+    const [tasks] = (await call("GET", "/api/monitor/queues")).json<{ dead_lettered: number }[]>();
+    expect(tasks?.dead_lettered).toBe(0);
+    expect((await taskStatus(b))?.status).toBe("FAILED");
+  });
+
   it("records every action in the audit log, newest first, page by page", async () => {
     const page1 = await call("GET", "/api/monitor/audit?limit=3");
     expect(page1.statusCode).toBe(200);
@@ -718,12 +776,30 @@ describe("monitor actions", () => {
       "job.retry job",
       "dead-letters.redrive job-queue",
       "job.remove job",
+      "dead-letters.purge task-queue",
+      "dead-letters.purge task-queue",
+      "dead-letters.purge task-queue",
     ]);
-    const redrive = entries.find((e) => e.target === "task-queue");
+    const redrive = entries.find(
+      (e) => e.action === "dead-letters.redrive" && e.target === "task-queue",
+    );
     expect(redrive?.details).toMatchObject({
       payload_replaced: true,
       redriven: [expect.any(String)],
     });
+    const purges = entries.filter((e) => e.action === "dead-letters.purge").reverse();
+    expect(purges.map((e) => e.details)).toEqual([
+      {
+        requested: [expect.any(String), expect.stringMatching(/^stray-/), "no-such-letter"],
+        message_ids: expect.arrayContaining([
+          expect.stringMatching(/^outbox-/),
+          expect.stringMatching(/^stray-/),
+        ]),
+        purged: 2,
+      },
+      { requested: [expect.any(String)], message_ids: [], purged: 0 },
+      { requested: "all", purged: expect.any(Number) },
+    ]);
   });
 });
 

@@ -1,5 +1,13 @@
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import { type Static, Type } from "@sinclair/typebox";
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type {
+  ConnectionError,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from "fastify";
 
 /** RFC 9457 problem details: every error this API answers has this shape. */
 export const ProblemSchema = Type.Object(
@@ -26,11 +34,14 @@ const TITLES: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   406: "Not Acceptable",
+  408: "Request Timeout",
   409: "Conflict",
   413: "Content Too Large",
+  414: "URI Too Long",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",
   429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   503: "Service Unavailable",
 };
@@ -104,8 +115,95 @@ function validationErrors(error: FastifyError): Problem["errors"] {
   });
 }
 
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before a route runs — a URL that does
+ * not percent-decode (400), a path parameter over the router's 100 characters (414).
+ */
+export function frameworkErrorProblem(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    sendProblem(reply, 414, "a path segment is longer than 100 characters");
+  } else if (error.code === "FST_ERR_BAD_URL") {
+    sendProblem(reply, 400, "the URL is not valid percent-encoded UTF-8");
+  } else {
+    reply.log.error({ err: error }, "framework error");
+    sendProblem(reply, 500, "an unexpected error occurred");
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses (malformed, or headers
+ * over the limit) gets a problem+json too — written on the socket, which then closes, as the
+ * answer says.
+ */
+export function clientErrorProblem(error: ConnectionError, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const status =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? 431
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? 408
+        : 400;
+  const body = JSON.stringify({
+    type: "about:blank",
+    title: TITLES[status] ?? "Error",
+    status,
+    detail:
+      status === 431
+        ? "the request line and headers are larger than the server accepts"
+        : status === 408
+          ? "the request took too long to arrive"
+          : "the request is not valid HTTP",
+  } satisfies Problem);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +
+        `Content-Type: application/problem+json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+type OpenApiResponses = Record<
+  string,
+  { content?: Record<string, { schema?: { $ref?: string } }> }
+>;
+
+/**
+ * @fastify/swagger's `transformObject`: the answers whose schema is Problem are served as
+ * application/problem+json (sendProblem), so the document names that media type for them.
+ */
+export function documentProblemMediaType<T extends object>(openapi: T): T {
+  const paths = (openapi as { paths?: Record<string, Record<string, unknown>> }).paths;
+  for (const item of Object.values(paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      const responses = (operation as { responses?: OpenApiResponses }).responses ?? {};
+      for (const response of Object.values(responses)) {
+        const json = response.content?.["application/json"];
+        if (json?.schema?.$ref === "#/components/schemas/Problem") {
+          response.content = { "application/problem+json": json };
+        }
+      }
+    }
+  }
+  return openapi;
+}
+
 /** Every error and every unknown route answers application/problem+json; nothing leaks a stack. */
 export function registerProblemHandlers(app: FastifyInstance) {
+  // A route that validates part of the request may answer 422 (below): its document says so.
+  app.addHook("onRoute", (route) => {
+    const schema = route.schema;
+    const response = schema?.response as Record<string, unknown> | undefined;
+    if (!schema || !response || "422" in response) return;
+    if (schema.body || schema.querystring || schema.params || schema.headers) {
+      route.schema = { ...schema, response: { ...response, 422: Type.Ref("Problem") } };
+    }
+  });
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof HttpProblem) {
       if (error.extra.headers) reply.headers(error.extra.headers);

@@ -27,7 +27,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
           'Each task change is `event: task.updated` with `data: {"id": ..., "status": ...}`; each new notification `event: notification.created` with `data: {"id": ..., "kind": ..., "title": ...}`. A comment line every 15 s keeps proxies from closing the stream.',
         security: [{ bearerAuth: [] }, { sessionCookie: [] }],
         response: {
-          200: Type.String({ description: "text/event-stream" }),
+          200: {
+            description: "text/event-stream",
+            content: { "text/event-stream": { schema: Type.String() } },
+          },
           401: Type.Ref("Problem"),
         },
       },

@@ -11,6 +11,7 @@ import {
   DeadLettersQuery,
   IdParams,
   ListJobsQuery,
+  PurgeDeadLettersBody,
   RedriveBody,
   SearchTasksQuery,
 } from "./monitor.schemas.ts";
@@ -240,6 +241,27 @@ export const monitorRoutes: FastifyPluginAsyncTypebox<MonitorRoutesOptions> = as
     async (request) => monitor.redrive(actorOf(request), request.body),
   );
 
+  app.post(
+    "/dead-letters/purge",
+    {
+      schema: {
+        tags,
+        summary: "Purge dead-lettered task messages for good",
+        description:
+          "task-queue only. With `ids`: the dead-lettered messages of those dead letters are removed (ids not found are ignored); without: every message in the dead-letter queue, also those not listed. The tasks stay FAILED, with their last_error: POST /api/monitor/tasks/{id}/retry still runs one again. `purged` counts the messages removed.",
+        security,
+        body: PurgeDeadLettersBody,
+        response: {
+          200: Type.Object({ purged: Type.Integer({ minimum: 0 }) }),
+          ...denied,
+          404: problem,
+          422: problem,
+        },
+      },
+    },
+    async (request) => monitor.purgeDeadLetters(actorOf(request), request.body),
+  );
+
   app.get(
     "/audit",
     {
@@ -263,7 +285,13 @@ export const monitorRoutes: FastifyPluginAsyncTypebox<MonitorRoutesOptions> = as
         description:
           'Each committed task change is `event: task.updated` with `data: {"id": ..., "owner_id": ..., "status": ...}`. Each change of a background job\'s state is `event: job.updated` with `data: {"id": ..., "queue": ..., "name": ..., "state": "waiting" | "delayed" | "active" | "completed" | "failed", "attempts": <attempts started>, "failed_reason": ...}`, failed_reason with "failed" only (its first 500 characters); they come from the job engine itself (BullMQ\'s queue events on Redis, a NOTIFY from the changing transaction on the embedded queue), in the order it recorded them. A purge is not a change; on the embedded queue a delayed job that comes due goes from delayed to active.',
         security,
-        response: { 200: Type.String({ description: "text/event-stream" }), ...denied },
+        response: {
+          200: {
+            description: "text/event-stream",
+            content: { "text/event-stream": { schema: Type.String() } },
+          },
+          ...denied,
+        },
       },
     },
     async (request, reply) =>

@@ -250,6 +250,25 @@ export const RedriveBody = Type.Object(
 );
 export type RedriveInput = Static<typeof RedriveBody>;
 
+export const PurgeDeadLettersBody = Type.Object(
+  {
+    source: Type.Literal("task-queue", {
+      description: "Failed jobs are purged one by one: DELETE /api/monitor/jobs/{id}",
+    }),
+    ids: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 300 }), {
+        minItems: 1,
+        maxItems: 100,
+        uniqueItems: true,
+        description:
+          "Dead letters' ids as listed (a task's id, or a message's for one that names no known task); omitted: the whole dead-letter queue, also what is not listed",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PurgeDeadLettersInput = Static<typeof PurgeDeadLettersBody>;
+
 export const AuditQuery = Type.Object(
   { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) },
   { additionalProperties: false },

@@ -9,7 +9,7 @@ import {
 import type { TaskHandlerRegistry } from "@taskflow/worker/handlers";
 import { HttpProblem } from "../../http/problem.ts";
 import type { AuditEntry, JobCursor, MonitorRepository } from "./monitor.repository.ts";
-import type { RedriveInput } from "./monitor.schemas.ts";
+import type { PurgeDeadLettersInput, RedriveInput } from "./monitor.schemas.ts";
 
 /** The operator a monitor action is recorded under. */
 export interface Actor {
@@ -227,7 +227,10 @@ export function createMonitorService(deps: MonitorServiceDeps) {
   async function redriveTasks(actor: Actor, input: RedriveInput) {
     const queue = requireTaskQueue();
     const letters = await deadLettersByTask(queue, DEAD_LETTER_WINDOW);
-    const wanted = input.ids ?? [...letters.keys()].slice(0, REDRIVE_ALL_LIMIT);
+    // An id that is not a UUID names no task (PostgreSQL would refuse it as one: a 500).
+    const wanted = (input.ids ?? [...letters.keys()].slice(0, REDRIVE_ALL_LIMIT)).filter((id) =>
+      UUID.test(id),
+    );
     const entry = (changed: readonly TaskRow[]): AuditEntry => ({
       actor,
       action: "dead-letters.redrive",
@@ -484,6 +487,36 @@ export function createMonitorService(deps: MonitorServiceDeps) {
         });
       }
       return input.source === "task-queue" ? redriveTasks(actor, input) : redriveJobs(actor, input);
+    },
+
+    /**
+     * Drops task dead letters for good: those listed under `ids` (a task's id, or a message's
+     * for one naming no known task), or the whole dead-letter queue. The tasks stay FAILED.
+     */
+    async purgeDeadLetters(actor: Actor, input: PurgeDeadLettersInput) {
+      const queue = requireTaskQueue();
+      let purged: number;
+      let details: Record<string, unknown>;
+      if (input.ids) {
+        const wanted = new Set(input.ids);
+        // As the list names them: by their task, else by their own id.
+        const messageIds = (await queue.peekDeadLetters(DEAD_LETTER_WINDOW))
+          .filter((message) => wanted.has(taskIdOf(message) ?? "") || wanted.has(message.id))
+          .map((message) => message.id);
+        purged = messageIds.length ? await queue.removeDeadLetters(messageIds) : 0;
+        details = { requested: input.ids, message_ids: [...new Set(messageIds)], purged };
+      } else {
+        purged = await queue.purgeDeadLetters();
+        details = { requested: "all", purged };
+      }
+      // The queue is an engine of its own: the record follows the action, as for jobs.
+      await monitor.appendAudit({
+        actor,
+        action: "dead-letters.purge",
+        target: "task-queue",
+        details,
+      });
+      return { purged };
     },
 
     async retryTask(actor: Actor, id: string) {

@@ -1,9 +1,14 @@
 import { FieldErrorCode } from "@taskflow/contracts";
+import { endSpan, SpanKind, startSpan, type Tracer, traceparentOf } from "@taskflow/observability";
 import { type ValidatorClient, ValidatorUnavailableError } from "@taskflow/validator";
 import { type OrderValidator, type Product, ValidatorUnavailable } from "./order-validator.ts";
 
 /** The validator service's gRPC client, in the words of the orders use case. */
-export function grpcOrderValidator(client: ValidatorClient): OrderValidator {
+export function grpcOrderValidator(
+  client: ValidatorClient,
+  /** Tracing on: a CLIENT span per ValidateOrder call, its context sent as metadata. */
+  tracer?: Tracer | undefined,
+): OrderValidator {
   /** The validator being away is the use case's ValidatorUnavailable; other errors stay. */
   async function reach<T>(call: () => Promise<T>): Promise<T> {
     try {
@@ -17,16 +22,34 @@ export function grpcOrderValidator(client: ValidatorClient): OrderValidator {
   }
 
   return {
-    async validate(order, { deadlineMs }) {
-      const answer = await reach(() =>
-        client.validateOrder(
-          {
-            items: order.items.map((item) => ({ sku: item.sku, quantity: item.quantity })),
-            ...(order.note === undefined ? {} : { note: order.note }),
-          },
-          { timeoutMs: deadlineMs },
-        ),
-      );
+    async validate(order, { deadlineMs, traceparent }) {
+      const span = tracer
+        ? startSpan(tracer, "taskflow.orders.v1.OrderValidationService/ValidateOrder", {
+            kind: SpanKind.CLIENT,
+            parent: traceparent,
+            attributes: {
+              "rpc.system": "grpc",
+              "rpc.service": "taskflow.orders.v1.OrderValidationService",
+              "rpc.method": "ValidateOrder",
+            },
+          })
+        : undefined;
+      let answer: Awaited<ReturnType<ValidatorClient["validateOrder"]>>;
+      try {
+        answer = await reach(() =>
+          client.validateOrder(
+            {
+              items: order.items.map((item) => ({ sku: item.sku, quantity: item.quantity })),
+              ...(order.note === undefined ? {} : { note: order.note }),
+            },
+            { timeoutMs: deadlineMs, traceparent: span ? traceparentOf(span) : traceparent },
+          ),
+        );
+      } catch (error) {
+        if (span) endSpan(span, error);
+        throw error;
+      }
+      span?.end();
       const { outcome } = answer;
       if (outcome.case === "priced") {
         const priced = outcome.value;

@@ -8,7 +8,11 @@ import type { OrderLine } from "@taskflow/orders";
 export interface OrderValidator {
   validate(
     order: { items: readonly { sku: string; quantity: number }[]; note?: string | undefined },
-    options: { deadlineMs: number },
+    options: {
+      deadlineMs: number;
+      /** The caller's W3C trace context: the validator's spans join its trace. */
+      traceparent?: string | undefined;
+    },
   ): Promise<ValidationOutcome>;
   listProducts(options: { deadlineMs: number }): Promise<Product[]>;
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import { requestTraceparent } from "../../http/tracing.ts";
 import { IdempotencyHeaders } from "../tasks/task.schemas.ts";
 import { CreateOrderBody, ListOrdersQuery, OrderIdParams } from "./order.schemas.ts";
 import type { OrderService } from "./order.service.ts";
@@ -38,10 +39,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
       },
     },
     async (request, reply) => {
-      const traceparent = request.headers.traceparent;
       const { order, replayed } = await orders.create(request.user.id, request.body, {
         idempotencyKey: request.headers["idempotency-key"],
-        ...(typeof traceparent === "string" ? { headers: { traceparent } } : {}),
+        traceparent: requestTraceparent(request),
       });
       if (replayed) reply.header("idempotent-replayed", "true");
       return reply.code(201).header("location", `/api/orders/${order.id}`).send(order);

@@ -9,8 +9,13 @@ export const CreateOrderBody = Type.Object(
       Type.Object(
         {
           sku: Sku,
-          // Bounds are the validator's to judge (its errors name the line): only the type here.
-          quantity: Type.Integer({ description: "1–1000" }),
+          // Bounds are the validator's to judge (its errors name the line): only the type here,
+          // the contract's int32 (a larger number cannot be sent to the validator at all).
+          quantity: Type.Integer({
+            minimum: -2_147_483_648,
+            maximum: 2_147_483_647,
+            description: "1–1000",
+          }),
         },
         { additionalProperties: false },
       ),
@@ -18,7 +23,10 @@ export const CreateOrderBody = Type.Object(
     ),
     note: Type.Optional(Type.String({ maxLength: 1000 })),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ items: [{ sku: "KB-101", quantity: 1 }], note: "gift wrap, please" }],
+  },
 );
 
 export const OrderLineSchema = Type.Object(

@@ -41,14 +41,19 @@ export function createOrderService(deps: {
     async create(
       ownerId: string,
       input: CreateOrderInput,
-      options: { idempotencyKey?: string | undefined; headers?: Record<string, string> } = {},
+      options: {
+        idempotencyKey?: string | undefined;
+        /** W3C trace context of the request: sent to the validator, stored, carried by events. */
+        traceparent?: string | undefined;
+      } = {},
     ): Promise<{ order: OrderView; replayed: boolean }> {
       const requestHash = options.idempotencyKey ? requestFingerprint(input) : undefined;
       let verdict: Awaited<ReturnType<OrderValidator["validate"]>>;
+      const validationStart = performance.now();
       try {
         verdict = await validator.validate(
           { items: input.items, note: input.note },
-          { deadlineMs },
+          { deadlineMs, traceparent: options.traceparent },
         );
       } catch (error) {
         if (error instanceof ValidatorUnavailable) throw unavailable();
@@ -71,7 +76,8 @@ export function createOrderService(deps: {
         note: input.note ?? null,
         idempotencyKey: options.idempotencyKey,
         requestHash,
-        ...(options.headers ? { headers: options.headers } : {}),
+        traceparent: options.traceparent,
+        validatedMs: Math.round(performance.now() - validationStart),
       });
       if (outcome.kind === "key_reused") {
         throw new HttpProblem(409, "this Idempotency-Key was used with a different request body");

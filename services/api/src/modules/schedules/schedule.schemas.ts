@@ -30,7 +30,17 @@ export const CreateScheduleBody = Type.Object(
       { additionalProperties: false, description: "The task created at every tick" },
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        name: "nightly report",
+        cron: "0 9 * * 1-5",
+        timezone: "Europe/Paris",
+        task: { type: "echo", payload: { report: "daily" } },
+      },
+    ],
+  },
 );
 
 export const ScheduleSchema = Type.Object(

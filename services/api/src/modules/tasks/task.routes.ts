@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import { requestTraceparent } from "../../http/tracing.ts";
 import {
   CreateTaskBody,
   IdempotencyHeaders,
@@ -58,6 +59,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<TaskRoutesOptions> = async (
         request.user.id,
         request.body,
         request.headers["idempotency-key"],
+        requestTraceparent(request),
       );
       if (replayed) reply.header("idempotent-replayed", "true");
       return reply.code(202).header("location", `/api/tasks/${task.id}`).send(task);

@@ -38,7 +38,14 @@ export const CreateTaskBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    // A request that works as it is (Swagger UI's "Try it out" starts from it).
+    examples: [
+      { type: "sleep", title: "nap", payload: { ms: 500 } },
+      { type: "echo", payload: { hello: "world" } },
+    ],
+  },
 );
 
 export const IdempotencyHeaders = Type.Object({

@@ -1,4 +1,5 @@
 import { GroupCommitter } from "@taskflow/db";
+import { failpoint } from "@taskflow/observability";
 import {
   type CreateOutcome,
   DEFAULT_TASK_PRIORITY,
@@ -64,6 +65,8 @@ export function createTaskService(deps: {
       ownerId: string,
       input: CreateTaskInput,
       idempotencyKey?: string,
+      /** W3C trace context of the request: stored with the task, carried by its messages. */
+      traceparent?: string,
     ): Promise<{ task: TaskCreated; replayed: boolean }> {
       const problems = handlers.validate(input.type, input.payload ?? {});
       if (problems.length > 0) {
@@ -87,6 +90,7 @@ export function createTaskService(deps: {
         payload: input.payload ?? {},
         maxAttempts: input.max_attempts ?? 3,
         priority: input.priority,
+        traceparent,
         idempotencyKey,
         requestHash: idempotencyKey
           ? requestFingerprint({
@@ -98,6 +102,7 @@ export function createTaskService(deps: {
             })
           : undefined,
       });
+      failpoint("api.after-commit");
       if (outcome.kind === "key_reused") {
         throw new HttpProblem(409, "this Idempotency-Key was used with a different request body");
       }

@@ -11,7 +11,10 @@ export interface AuthRoutesOptions {
   users: UserService;
   /** Login attempts per email per minute. */
   loginRateLimitPerMinute: number;
-  /** Login attempts per client address per minute (many users may share one address). */
+  /**
+   * Login attempts per client address per minute (many users may share one address); the
+   * same number of registrations per address, counted apart.
+   */
   loginRateLimitPerAddressPerMinute: number;
   cookieSecure: boolean;
 }
@@ -34,8 +37,16 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         summary: "Create an account",
         body: RegisterBody,
         description:
-          "Addresses listed in TASKFLOW_ADMIN_EMAILS are refused (403): operator accounts are made with `taskflow user create`.",
-        response: { 201: Type.Ref("User"), 403: problem, 409: problem, 422: problem },
+          "Addresses listed in TASKFLOW_ADMIN_EMAILS are refused (403): operator accounts are made with `taskflow user create`. Rate limited per client address (429 with Retry-After).",
+        response: { 201: Type.Ref("User"), 403: problem, 409: problem, 422: problem, 429: problem },
+      },
+      config: {
+        rateLimit: {
+          // Each account costs an argon2id hash and a welcome email: no farming from one address.
+          max: options.loginRateLimitPerAddressPerMinute,
+          timeWindow: "1 minute",
+          keyGenerator: (request) => `register-address:${request.ip}`,
+        },
       },
     },
     async (request, reply) => reply.code(201).send(await users.register(request.body)),
