@@ -123,6 +123,7 @@ export async function waitFor<T>(
   }
 }
 export * from "./api-client.ts";
+export * from "./bundle.ts";
 export * from "./kafka.ts";
 export * from "./processes.ts";
 export * from "./rabbitmq.ts";
