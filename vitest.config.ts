@@ -23,6 +23,8 @@ export default defineConfig({
             "packages/*/{src,test}/**/*.test.ts",
             "services/*/{src,test}/**/*.test.ts",
             "deploy/*/test/**/*.test.ts",
+            // Cross-cutting suites (security, fuzzing) that drive the whole system.
+            "test/*/**/*.test.ts",
           ],
           exclude: ["**/node_modules/**", webSources],
         },

@@ -5,6 +5,7 @@
  * the same run, the raw PostgreSQL, RabbitMQ and Kafka producer rates with the ratios. See
  * bench/README.md.
  */
+
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -61,6 +62,7 @@ import {
 } from "./lib/procstat.ts";
 import { waitQuiet } from "./lib/quiet.ts";
 import { type AmqpRate, measureAmqp, measurePg1, type PgRate } from "./lib/raw.ts";
+import { childEnv, medianRange, positiveOption, processTable } from "./lib/report.ts";
 import {
   checkStream,
   openStreamSite,
@@ -75,8 +77,6 @@ import {
   errorMessage,
   freePorts,
   int,
-  mb,
-  median,
   pad,
   padLeft,
   randomHex,
@@ -186,11 +186,7 @@ function parseOptions(argv: string[]): Options {
     console.log(HELP);
     process.exit(0);
   }
-  const positive = (name: string, text: string) => {
-    const v = Number(text);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive whole number`);
-    return v;
-  };
+  const positive = positiveOption;
   let streams: StreamKind[] | undefined;
   if (values.stream !== undefined) {
     streams = values.stream.split(",").map((s) => {
@@ -233,16 +229,6 @@ const interrupted = onInterrupt(
   cleanups,
   "the bench's databases, RabbitMQ vhosts, job queues and stream topics",
 );
-
-/** The environment of the roles: this one's, without any TASKFLOW_* setting of the shell. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("TASKFLOW_") || k === "NODE_OPTIONS" || k.startsWith("npm_")) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Raw rates
@@ -942,32 +928,6 @@ function rawBlock(raw: RawFigures): string {
   return lines.join("\n");
 }
 
-function processTable(run: RunFigures): string[] {
-  const lines: string[] = [];
-  const perOrder = (cpu: number) => (run.accepted ? (cpu * 1000) / run.accepted : Number.NaN);
-  lines.push(
-    `${pad("process", 18)}${padLeft("peak RSS", 9)}${padLeft("idle RSS", 10)}${padLeft("load RSS", 10)}${padLeft("CPU s", 8)}${padLeft("CPU ms/order", 14)}${padLeft("CPU s life", 12)}${padLeft("idle CPU", 10)}`,
-  );
-  for (const p of run.processes) {
-    lines.push(
-      `${pad(p.name === "bench" ? "bench (loadgen)" : p.name, 18)}${padLeft(mb(p.peakRssKb), 9)}${padLeft(mb(p.idleRssKb), 10)}${padLeft(mb(p.loadRssKb), 10)}${padLeft(dec(p.windowCpuSeconds, 2), 8)}${padLeft(dec(perOrder(p.windowCpuSeconds), 3), 14)}${padLeft(dec(p.totalCpuSeconds, 2), 12)}${padLeft(`${dec(p.idleCpuPercent, 0)} %`, 10)}`,
-    );
-  }
-  for (const g of run.engines) {
-    lines.push(
-      `${pad(`${g.name} (${g.processes} procs)`, 18)}${padLeft("", 29)}${padLeft(dec(g.windowCpuSeconds, 2), 8)}${padLeft(dec(perOrder(g.windowCpuSeconds), 3), 14)}${padLeft("", 12)}${padLeft(`${dec(g.idleCpuPercent, 0)} %`, 10)}`,
-    );
-  }
-  const m = run.machine;
-  const accounted =
-    run.processes.reduce((s, p) => s + p.windowCpuSeconds, 0) +
-    run.engines.reduce((s, g) => s + g.windowCpuSeconds, 0);
-  lines.push(
-    `machine: ${dec(m.busyCpuSeconds, 2)} CPU s busy in ${dec(m.windowSeconds, 2)} s × ${m.cores} cores (${dec((100 * m.busyCpuSeconds) / (m.windowSeconds * m.cores), 0)} %); CPU per order ${dec(perOrder(m.busyCpuSeconds), 3)} ms; not accounted above (other processes, kernel) ${dec(m.busyCpuSeconds - accounted, 2)} s`,
-  );
-  return lines;
-}
-
 function runBlock(run: RunFigures, raw: RawFigures | undefined): string {
   const lines: string[] = [];
   lines.push(
@@ -1001,7 +961,7 @@ function runBlock(run: RunFigures, raw: RawFigures | undefined): string {
       `relay published (outbox rows, its /metrics): ${published.map(([d, n]) => `${d} ${int(n)}`).join("  ")}`,
     );
   }
-  lines.push(...processTable(run));
+  lines.push(...processTable(run, run.accepted, "order"));
   const batchList = Object.entries(run.batches);
   if (batchList.length) {
     lines.push(
@@ -1039,11 +999,7 @@ function summaryBlock(runs: RunFigures[], raws: RawFigures[], repeat: number): s
       ? `summary: median of ${repeat} repetitions [min–max]`
       : "summary (one repetition; PERFORMANCE.md asks for the median of 3: --repeat 3)",
   ];
-  const fmt = (values: number[], f: (n: number) => string) => {
-    const finite = values.filter(Number.isFinite);
-    if (repeat === 1 || finite.length <= 1) return f(values[0] ?? Number.NaN);
-    return `${f(median(values))} [${f(Math.min(...finite))}–${f(Math.max(...finite))}]`;
-  };
+  const fmt = medianRange;
   const d1 = (n: number) => dec(n);
   const d2 = (n: number) => dec(n, 2);
   const byRep = (r: RunFigures) => raws.find((x) => x.repetition === r.repetition);

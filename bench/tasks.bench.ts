@@ -4,6 +4,7 @@
  * process's peak RSS and CPU seconds, and — measured in the same run — the raw RabbitMQ,
  * PostgreSQL and node:http rates with the ratios. See bench/README.md.
  */
+
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -46,6 +47,7 @@ import {
   pgbench,
   RAW_TABLES_SQL,
 } from "./lib/raw.ts";
+import { childEnv, medianRange, positiveOption, processTable } from "./lib/report.ts";
 import {
   assertLoopback,
   dec,
@@ -53,7 +55,6 @@ import {
   freePorts,
   int,
   mb,
-  median,
   pad,
   padLeft,
   randomHex,
@@ -143,11 +144,7 @@ function parseOptions(argv: string[]): Options {
     console.log(HELP);
     process.exit(0);
   }
-  const positive = (name: string, text: string) => {
-    const v = Number(text);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive whole number`);
-    return v;
-  };
+  const positive = positiveOption;
   const modes: Mode[] =
     values.mode === "both"
       ? ["real", "embedded"]
@@ -441,15 +438,6 @@ async function pgActivity(dbUrl: string): Promise<PgActivity> {
       deleted: Number(row?.deleted ?? 0),
     };
   });
-}
-
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("TASKFLOW_") || k === "NODE_OPTIONS" || k.startsWith("npm_")) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
 }
 
 async function runPipeline(
@@ -862,27 +850,7 @@ function runBlock(run: RunFigures, raw: RawFigures | undefined): string {
     lines.push(
       `POST failures: ${JSON.stringify(run.failures)} e.g. ${run.failureSamples[0] ?? ""}`,
     );
-  const perTask = (cpu: number) => (run.accepted ? (cpu * 1000) / run.accepted : Number.NaN);
-  lines.push(
-    `${pad("process", 18)}${padLeft("peak RSS", 9)}${padLeft("idle RSS", 10)}${padLeft("load RSS", 10)}${padLeft("CPU s", 8)}${padLeft("CPU ms/task", 13)}${padLeft("CPU s life", 12)}${padLeft("idle CPU", 10)}`,
-  );
-  for (const p of run.processes) {
-    lines.push(
-      `${pad(p.name === "bench" ? "bench (loadgen)" : p.name, 18)}${padLeft(mb(p.peakRssKb), 9)}${padLeft(mb(p.idleRssKb), 10)}${padLeft(mb(p.loadRssKb), 10)}${padLeft(dec(p.windowCpuSeconds, 2), 8)}${padLeft(dec(perTask(p.windowCpuSeconds), 3), 13)}${padLeft(dec(p.totalCpuSeconds, 2), 12)}${padLeft(`${dec(p.idleCpuPercent, 0)} %`, 10)}`,
-    );
-  }
-  for (const g of run.engines) {
-    lines.push(
-      `${pad(`${g.name} (${g.processes} procs)`, 18)}${padLeft("", 29)}${padLeft(dec(g.windowCpuSeconds, 2), 8)}${padLeft(dec(perTask(g.windowCpuSeconds), 3), 13)}${padLeft("", 12)}${padLeft(`${dec(g.idleCpuPercent, 0)} %`, 10)}`,
-    );
-  }
-  const m = run.machine;
-  const accounted =
-    run.processes.reduce((s, p) => s + p.windowCpuSeconds, 0) +
-    run.engines.reduce((s, g) => s + g.windowCpuSeconds, 0);
-  lines.push(
-    `machine: ${dec(m.busyCpuSeconds, 2)} CPU s busy in ${dec(m.windowSeconds, 2)} s × ${m.cores} cores (${dec((100 * m.busyCpuSeconds) / (m.windowSeconds * m.cores), 0)} %); CPU per task ${dec(perTask(m.busyCpuSeconds), 3)} ms; not accounted above (other processes, kernel) ${dec(m.busyCpuSeconds - accounted, 2)} s`,
-  );
+  lines.push(...processTable(run, run.accepted, "task"));
   const batchList = Object.entries(run.batches);
   if (batchList.length) {
     lines.push(
@@ -922,11 +890,7 @@ function summaryBlock(runs: RunFigures[], raws: RawFigures[], repeat: number): s
       ? `summary: median of ${repeat} repetitions [min–max]`
       : "summary (one repetition; PERFORMANCE.md asks for the median of 3: --repeat 3)",
   ];
-  const fmt = (values: number[], f: (n: number) => string) => {
-    const finite = values.filter(Number.isFinite);
-    if (repeat === 1 || finite.length <= 1) return f(values[0] ?? Number.NaN);
-    return `${f(median(values))} [${f(Math.min(...finite))}–${f(Math.max(...finite))}]`;
-  };
+  const fmt = medianRange;
   const groups = new Map<string, RunFigures[]>();
   for (const r of runs) {
     const key = `${r.mode} c=${r.concurrency}`;

@@ -1,7 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -11,11 +10,12 @@ import {
   createTestDatabase,
   deleteRabbitMqQueue,
   freePort,
+  freshTaskflowBundle,
   newCredentials,
+  openRabbitMqVhost,
   type RoleProcess,
   repoRoot,
   requireServices,
-  useTaskflowProgram as runChildrenFrom,
   runMigrations,
   runTaskflow,
   startRole,
@@ -24,7 +24,6 @@ import {
   testEngines,
   uniqueName,
 } from "@taskflow/testing";
-import { build } from "esbuild";
 import { Redis } from "ioredis";
 import { type NginxRun, startNginx } from "../../../deploy/nginx/test/nginx-fixture.ts";
 
@@ -104,81 +103,6 @@ export async function ensureWebBuilt(): Promise<"up to date" | "built"> {
   }
   if (!existsSync(index)) throw new Error("the web build wrote no services/web/dist/index.html");
   return "built";
-}
-
-/**
- * Bundles the CLI from the current sources (as packages/cli/scripts/build.ts, into a folder of
- * this run's own) and makes every `taskflow` child of this file run it: a role starts on about
- * half the CPU of tsx over the sources. Returns the undo.
- */
-async function freshCliBundle(): Promise<() => Promise<void>> {
-  const outdir = path.join(repoRoot, "node_modules/.cache/taskflow-e2e", uniqueName("web-bundle"));
-  await build({
-    entryPoints: { taskflow: path.join(repoRoot, "packages/cli/src/run.ts") },
-    outdir,
-    outExtension: { ".js": ".mjs" },
-    chunkNames: "[name]-[hash]",
-    splitting: true,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    logLevel: "warning",
-    plugins: [
-      {
-        name: "npm-dependencies-external",
-        setup(builder) {
-          builder.onResolve({ filter: /^[^./]/ }, (args) =>
-            args.path.startsWith("@taskflow/") ? undefined : { path: args.path, external: true },
-          );
-        },
-      },
-    ],
-  });
-  runChildrenFrom(path.join(outdir, "taskflow.mjs"));
-  return async () => {
-    runChildrenFrom(undefined);
-    await rm(outdir, { recursive: true, force: true });
-  };
-}
-
-interface RabbitSite {
-  url: string;
-  /** Why the run shares RabbitMQ's fixed names (the event exchange, the notifier's queue). */
-  note?: string;
-  cleanup(): Promise<void>;
-}
-
-/**
- * A RabbitMQ virtual host of the run's own (rabbitmqctl): the event bus's exchange and the
- * notifier's queue have fixed names, which two runs on one vhost would share (a notifier
- * acknowledges, and drops, the orders its database does not know). Without rabbitmqctl, the
- * default vhost: the task queue still has a name of its own.
- */
-async function openRabbitSite(taskQueue: string): Promise<RabbitSite> {
-  const vhost = uniqueName("taskflow_web_e2e");
-  const user = decodeURIComponent(new URL(testEngines.amqpUrl).username || "guest");
-  try {
-    await run("rabbitmqctl", ["-q", "add_vhost", vhost], { timeout: 60_000 });
-    await run("rabbitmqctl", ["-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], {
-      timeout: 60_000,
-    });
-  } catch (error) {
-    await run("rabbitmqctl", ["-q", "delete_vhost", vhost], { timeout: 60_000 }).catch(() => {});
-    return {
-      url: testEngines.amqpUrl,
-      note: `no RabbitMQ vhost of its own (${String(error).split("\n")[0]}): exchange taskflow.events and queue notifier are shared`,
-      cleanup: () => deleteRabbitMqQueue(taskQueue),
-    };
-  }
-  const url = new URL(testEngines.amqpUrl);
-  url.pathname = `/${encodeURIComponent(vhost)}`;
-  return {
-    url: url.toString(),
-    async cleanup() {
-      await run("rabbitmqctl", ["-q", "delete_vhost", vhost], { timeout: 60_000 });
-    },
-  };
 }
 
 async function deleteRedisKeys(pattern: string): Promise<void> {
@@ -279,11 +203,11 @@ export async function openBrowserStack(options: {
         undo.push(() => db.drop());
         return db;
       }),
-      openRabbitSite(taskQueue).then((site) => {
+      openRabbitMqVhost("taskflow_web_e2e", () => deleteRabbitMqQueue(taskQueue)).then((site) => {
         undo.push(() => site.cleanup());
         return site;
       }),
-      freshCliBundle().then((drop) => undo.push(drop)),
+      freshTaskflowBundle("web-bundle").then((drop) => undo.push(drop)),
     ]);
     if (rabbit.note) notes.push(rabbit.note);
     undo.push(() => deleteRedisKeys(`*${jobQueue}*`));

@@ -171,8 +171,9 @@ function DataTable({ title, labels, series, format, labelHeading = "Minute" }: C
 }
 
 /**
- * Bars per slot, the series stacked (completed under failed). An SVG image named by a summary
- * of its numbers, each bar titled with its value, and the numbers as a table on demand.
+ * Bars per slot, the series stacked (completed under failed). A figure named by the chart's
+ * title, holding an SVG image named by a summary of its numbers (each bar titled with its
+ * value), and the numbers as a table on demand.
  */
 export function BarChart(props: ChartProps) {
   const { labels, series, format, emptyText } = props;
@@ -182,7 +183,7 @@ export function BarChart(props: ChartProps) {
   const band = PLOT_W / Math.max(1, labels.length);
   const barWidth = Math.max(1, band * 0.8);
   return (
-    <figure className="chart">
+    <figure className="chart" aria-label={props.title}>
       <svg
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
         role="img"
@@ -235,7 +236,7 @@ export function LineChart(props: ChartProps) {
   const xOf = (i: number) => PAD.left + (i + 0.5) * band;
   const yOf = (v: number) => PAD.top + PLOT_H - (v / max) * PLOT_H;
   return (
-    <figure className="chart">
+    <figure className="chart" aria-label={props.title}>
       <svg
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
         role="img"

@@ -70,6 +70,26 @@ describe("the analytics page", () => {
       screen.getByRole("img", { name: /^Time to done per minute/ }).getAttribute("aria-label"),
     ).toMatch(/p95: from 1\.2 s to 12\.3 s/);
     expect(screen.getByRole("img", { name: /^Revenue per minute/ })).toBeDefined();
+    // Each chart is a figure named by what it shows, around its image.
+    const figures = screen.getAllByRole("figure");
+    expect(figures.map((f) => f.getAttribute("aria-label"))).toEqual([
+      "Orders per minute",
+      "Revenue per minute",
+      "Tasks finished per minute",
+      "Time to done per minute",
+    ]);
+    expect(within(screen.getByRole("figure", { name: "Orders per minute" })).getByRole("img")).toBe(
+      orders,
+    );
+    // No chart graphic is left without a name: every SVG is a named image, or hidden decoration.
+    const main = screen.getByRole("main");
+    const svgs = [...main.querySelectorAll("svg")];
+    expect(svgs.length).toBeGreaterThanOrEqual(4);
+    for (const svg of svgs) {
+      if (svg.getAttribute("aria-hidden") === "true") continue;
+      expect(svg.getAttribute("role")).toBe("img");
+      expect(svg.getAttribute("aria-label")?.trim()).toBeTruthy();
+    }
     expect(screen.getByText("850 ms")).toBeDefined();
     const top = screen.getByRole("table", { name: "Top products by units sold, then revenue" });
     expect(within(top).getByRole("rowheader", { name: /Keyboard/ })).toBeDefined();

@@ -17,11 +17,22 @@ const SOURCES: { source: DeadLetterSource; title: string; empty: string }[] = [
   { source: "job-queue", title: "Job queue", empty: "No failed jobs." },
 ];
 
-type Confirm = { kind: "purge"; letter: DeadLetter } | { kind: "purge-all"; letters: DeadLetter[] };
+type Confirm =
+  | { kind: "purge"; letter: DeadLetter }
+  | { kind: "purge-all"; source: DeadLetterSource; letters: DeadLetter[] };
 
 /** Whether the letter's task or job is failed now (only then can it run again). */
 function isFailed(letter: DeadLetter): boolean {
   return letter.status === "FAILED" || letter.status === "failed";
+}
+
+/** A task's dead letter is a message, always purgeable; a job, unless it is running. */
+function isPurgeable(letter: DeadLetter): boolean {
+  return letter.source === "task-queue" || letter.status !== "active";
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 /** "email.welcome 0193…": what the buttons of a letter are named after. */
@@ -35,8 +46,9 @@ function json(value: unknown): string {
 
 /**
  * /monitor/dead-letters: dead-lettered tasks and failed jobs. Retry runs one again as it is;
- * Requeue runs it again, its payload (or data) edited if need be; Purge removes a failed job
- * (after a confirmation). Each source can be requeued at once, failed jobs purged at once.
+ * Requeue runs it again, its payload (or data) edited if need be; Purge (after a confirmation)
+ * drops a task's dead-lettered messages, the task staying FAILED, or removes a failed job.
+ * Each source can be requeued at once and purged at once.
  */
 export function MonitorDeadLetters() {
   useDocumentTitle("Dead letters · Monitor");
@@ -73,17 +85,38 @@ export function MonitorDeadLetters() {
   const purge = async (letter: DeadLetter) => {
     await actions.run(
       letter.id,
-      `${letterName(letter)} purged.`,
+      (purged: number) =>
+        purged > 0 ? `${letterName(letter)} purged.` : `${letterName(letter)} was gone already.`,
       `${letterName(letter)} was not purged`,
-      () => monitorApi.purgeJob(letter.id),
+      async () => {
+        if (letter.source === "job-queue") {
+          await monitorApi.purgeJob(letter.id);
+          return 1;
+        }
+        return (await monitorApi.purgeDeadLetters({ source: "task-queue", ids: [letter.id] }))
+          .purged;
+      },
     );
     setConfirm(undefined);
     reload();
   };
 
-  const purgeAll = async (letters: DeadLetter[]) => {
+  /** The task queue's dead-letter queue, emptied in one call (also what is not listed). */
+  const purgeAllTasks = async () => {
     await actions.run(
-      "purge-all",
+      "purge-all-task-queue",
+      (result: { purged: number }) =>
+        `Task queue: ${plural(result.purged, "dead letter", "dead letters")} purged.`,
+      "Task queue: dead letters not purged",
+      () => monitorApi.purgeDeadLetters({ source: "task-queue" }),
+    );
+    setConfirm(undefined);
+    reload();
+  };
+
+  const purgeAllJobs = async (letters: DeadLetter[]) => {
+    await actions.run(
+      "purge-all-job-queue",
       (purged: number) =>
         purged === letters.length
           ? `${purged} failed ${purged === 1 ? "job" : "jobs"} purged.`
@@ -121,7 +154,7 @@ export function MonitorDeadLetters() {
         {(letters) =>
           SOURCES.map(({ source, title, empty }) => {
             const mine = letters.filter((l) => l.source === source);
-            const purgeable = mine.filter((l) => l.status !== "active");
+            const purgeable = mine.filter(isPurgeable);
             return (
               <section
                 key={source}
@@ -143,12 +176,15 @@ export function MonitorDeadLetters() {
                       >
                         Requeue all
                       </button>
-                      {source === "job-queue" && purgeable.length > 0 && (
+                      {purgeable.length > 0 && (
                         <button
                           type="button"
                           className="button button-small button-danger-quiet"
-                          disabled={actions.busy.has("purge-all")}
-                          onClick={() => setConfirm({ kind: "purge-all", letters: purgeable })}
+                          disabled={actions.busy.has(`purge-all-${source}`)}
+                          onClick={() =>
+                            setConfirm({ kind: "purge-all", source, letters: purgeable })
+                          }
+                          aria-label={`Purge all: ${title.toLowerCase()}`}
                         >
                           Purge all
                         </button>
@@ -181,7 +217,38 @@ export function MonitorDeadLetters() {
         }
       </Data>
 
-      {confirm?.kind === "purge" && (
+      {confirm?.kind === "purge" && confirm.letter.source === "task-queue" && (
+        <ConfirmDialog
+          title="Purge this dead letter?"
+          confirmLabel="Purge"
+          busyLabel="Purging…"
+          busy={actions.busy.has(confirm.letter.id)}
+          onConfirm={() => void purge(confirm.letter)}
+          onCancel={() => setConfirm(undefined)}
+        >
+          {confirm.letter.type ? (
+            <p>
+              The task <strong>{confirm.letter.type}</strong> (
+              <span className="mono">{confirm.letter.id}</span>) leaves the dead-letter queue for
+              good
+              {confirm.letter.message_ids.length > 1
+                ? `, its ${confirm.letter.message_ids.length} messages with it`
+                : ""}
+              .{" "}
+              {isFailed(confirm.letter)
+                ? "The task stays FAILED: it can still be retried."
+                : "The task itself is not changed."}{" "}
+              This cannot be undone.
+            </p>
+          ) : (
+            <p>
+              The message <span className="mono">{confirm.letter.id}</span>, which names no known
+              task, is removed from the dead-letter queue for good. This cannot be undone.
+            </p>
+          )}
+        </ConfirmDialog>
+      )}
+      {confirm?.kind === "purge" && confirm.letter.source === "job-queue" && (
         <ConfirmDialog
           title="Purge this job?"
           confirmLabel="Purge"
@@ -197,13 +264,30 @@ export function MonitorDeadLetters() {
           </p>
         </ConfirmDialog>
       )}
-      {confirm?.kind === "purge-all" && (
+      {confirm?.kind === "purge-all" && confirm.source === "task-queue" && (
+        <ConfirmDialog
+          title="Purge all dead-lettered tasks?"
+          confirmLabel="Purge all"
+          busyLabel="Purging…"
+          busy={actions.busy.has("purge-all-task-queue")}
+          onConfirm={() => void purgeAllTasks()}
+          onCancel={() => setConfirm(undefined)}
+        >
+          <p>
+            The task queue's dead-letter queue is emptied: the{" "}
+            {plural(confirm.letters.length, "dead letter", "dead letters")} listed here, and any not
+            shown. Their tasks stay FAILED and can still be retried one by one. This cannot be
+            undone.
+          </p>
+        </ConfirmDialog>
+      )}
+      {confirm?.kind === "purge-all" && confirm.source === "job-queue" && (
         <ConfirmDialog
           title="Purge all failed jobs?"
           confirmLabel="Purge all"
           busyLabel="Purging…"
-          busy={actions.busy.has("purge-all")}
-          onConfirm={() => void purgeAll(confirm.letters)}
+          busy={actions.busy.has("purge-all-job-queue")}
+          onConfirm={() => void purgeAllJobs(confirm.letters)}
           onCancel={() => setConfirm(undefined)}
         >
           <p>
@@ -293,7 +377,7 @@ function DeadLetterItem({
             </button>
           </>
         )}
-        {letter.source === "job-queue" && letter.status !== "active" && (
+        {isPurgeable(letter) && (
           <button
             type="button"
             className="button button-small button-danger-quiet"

@@ -10,6 +10,8 @@ export type JobState = MonitorJob["state"];
 export type DeadLetterSource = DeadLetter["source"];
 export type RedriveBody =
   paths["/api/monitor/dead-letters/redrive"]["post"]["requestBody"]["content"]["application/json"];
+export type PurgeDeadLettersBody =
+  paths["/api/monitor/dead-letters/purge"]["post"]["requestBody"]["content"]["application/json"];
 
 /** Every job state, in a job's order of life; a Record so a new state fails the build here. */
 const JOB_STATE_LABELS: Record<JobState, string> = {
@@ -54,6 +56,13 @@ export const monitorApi = {
   /** Dead letters back to their queue; with one id, `payload` replaces the task's or job's. */
   redrive(body: RedriveBody) {
     return unwrap(api.POST("/api/monitor/dead-letters/redrive", { body }));
+  },
+  /**
+   * Drops task dead letters for good (those of `ids`, else the whole dead-letter queue); their
+   * tasks stay FAILED. Answers how many messages went.
+   */
+  purgeDeadLetters(body: PurgeDeadLettersBody) {
+    return unwrap(api.POST("/api/monitor/dead-letters/purge", { body }));
   },
   /** Removes a job that is not running from the engine (its history stays). */
   purgeJob(id: string) {

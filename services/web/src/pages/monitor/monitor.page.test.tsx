@@ -60,8 +60,6 @@ describe("the monitor", () => {
     renderApp("/monitor/dead-letters", { signedIn: true });
 
     const purge = await screen.findByRole("button", { name: "Purge report.flaky report.flaky-1" });
-    // A task's dead letter has no purge (the API has none): retried or requeued only.
-    expect(screen.queryByRole("button", { name: /^Purge fail / })).toBeNull();
     await userEvent.click(purge);
 
     let dialog = await screen.findByRole("alertdialog", { name: "Purge this job?" });
@@ -87,6 +85,103 @@ describe("the monitor", () => {
     expect(await screen.findByText("report.flaky report.flaky-1 purged.")).toBeDefined();
     expect(api.requestsTo("DELETE", "/api/monitor/jobs/report.flaky-1")).toHaveLength(1);
     await waitFor(() => expect(screen.getByText("No failed jobs.")).toBeDefined());
+  });
+
+  it("purges a dead-lettered task after the same confirmation; the task stays FAILED", async () => {
+    const api = operatorApi();
+    const twice: DeadLetter = {
+      ...FAILED_TASK,
+      id: "0190a000-0000-7000-8000-0000000000ff",
+      message_ids: ["m-2", "m-3"],
+    };
+    let letters = [FAILED_TASK, twice, FAILED_JOB];
+    api.on("GET", "/api/monitor/dead-letters", () => json(letters));
+    api.on("POST", "/api/monitor/dead-letters/purge", (request) => {
+      const ids = (request.body as { ids?: string[] }).ids;
+      const purged = letters.filter((l) => l.source === "task-queue" && ids?.includes(l.id));
+      letters = letters.filter((l) => !purged.includes(l));
+      return json({ purged: purged.reduce((n, l) => n + l.message_ids.length, 0) });
+    });
+    renderApp("/monitor/dead-letters", { signedIn: true });
+
+    const purge = await screen.findByRole("button", { name: `Purge fail ${FAILED_TASK.id}` });
+    await userEvent.click(purge);
+    let dialog = await screen.findByRole("alertdialog", { name: "Purge this dead letter?" });
+    expect(dialog.textContent).toContain(FAILED_TASK.id);
+    expect(dialog.textContent).toContain("The task stays FAILED: it can still be retried.");
+    expect(within(dialog).getByText(/cannot be undone/)).toBeDefined();
+    expect(document.activeElement).toBe(within(dialog).getByRole("button", { name: "Cancel" }));
+    await userEvent.keyboard("{Escape}");
+    expect(screen.queryByRole("alertdialog")).toBeNull();
+    expect(api.requestsTo("POST", "/api/monitor/dead-letters/purge")).toHaveLength(0);
+
+    await userEvent.click(purge);
+    dialog = await screen.findByRole("alertdialog", { name: "Purge this dead letter?" });
+    await userEvent.click(within(dialog).getByRole("button", { name: "Purge" }));
+    expect(await screen.findByText(`fail ${FAILED_TASK.id} purged.`)).toBeDefined();
+    expect(api.requestsTo("POST", "/api/monitor/dead-letters/purge")[0]?.body).toEqual({
+      source: "task-queue",
+      ids: [FAILED_TASK.id],
+    });
+    await waitFor(() =>
+      expect(screen.queryByRole("button", { name: `Purge fail ${FAILED_TASK.id}` })).toBeNull(),
+    );
+    // The job's purge is still its own call.
+    expect(api.requestsTo("DELETE", "/api/monitor/jobs/report.flaky-1")).toHaveLength(0);
+
+    // A task dead-lettered twice: the dialog says both messages go.
+    await userEvent.click(screen.getByRole("button", { name: `Purge fail ${twice.id}` }));
+    dialog = await screen.findByRole("alertdialog", { name: "Purge this dead letter?" });
+    expect(dialog.textContent).toContain("its 2 messages with it");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+  });
+
+  it("purges the task queue's whole dead-letter queue, after a confirmation", async () => {
+    const api = operatorApi();
+    let letters = [FAILED_TASK, FAILED_JOB];
+    api.on("GET", "/api/monitor/dead-letters", () => json(letters));
+    api.on("POST", "/api/monitor/dead-letters/purge", () => {
+      letters = [FAILED_JOB];
+      // More than listed: the whole queue goes, not only what the page shows.
+      return json({ purged: 7 });
+    });
+    renderApp("/monitor/dead-letters", { signedIn: true });
+
+    await userEvent.click(await screen.findByRole("button", { name: "Purge all: task queue" }));
+    let dialog = await screen.findByRole("alertdialog", { name: "Purge all dead-lettered tasks?" });
+    expect(dialog.textContent).toContain("and any not shown");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(api.requestsTo("POST", "/api/monitor/dead-letters/purge")).toHaveLength(0);
+
+    await userEvent.click(screen.getByRole("button", { name: "Purge all: task queue" }));
+    dialog = await screen.findByRole("alertdialog", { name: "Purge all dead-lettered tasks?" });
+    await userEvent.click(within(dialog).getByRole("button", { name: "Purge all" }));
+    expect(await screen.findByText("Task queue: 7 dead letters purged.")).toBeDefined();
+    expect(api.requestsTo("POST", "/api/monitor/dead-letters/purge")[0]?.body).toEqual({
+      source: "task-queue",
+    });
+    expect(await screen.findByText("No dead-lettered tasks.")).toBeDefined();
+    // The failed job is left alone.
+    expect(screen.getByRole("button", { name: "Purge report.flaky report.flaky-1" })).toBeDefined();
+  });
+
+  it("says so when a task's purge is refused, and keeps the dead letter listed", async () => {
+    const api = operatorApi();
+    api.on("GET", "/api/monitor/dead-letters", () => json([FAILED_TASK]));
+    api.on("POST", "/api/monitor/dead-letters/purge", () =>
+      problem(404, "this API has no task queue to monitor"),
+    );
+    renderApp("/monitor/dead-letters", { signedIn: true });
+
+    await userEvent.click(
+      await screen.findByRole("button", { name: `Purge fail ${FAILED_TASK.id}` }),
+    );
+    const dialog = await screen.findByRole("alertdialog", { name: "Purge this dead letter?" });
+    await userEvent.click(within(dialog).getByRole("button", { name: "Purge" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain(`fail ${FAILED_TASK.id} was not purged`);
+    expect(alert.textContent).toContain("This API has no task queue to monitor.");
+    expect(screen.getByRole("button", { name: `Purge fail ${FAILED_TASK.id}` })).toBeDefined();
   });
 
   it("retries a dead-lettered task and requeues a failed job with new data", async () => {
