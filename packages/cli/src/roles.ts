@@ -12,7 +12,7 @@ import {
 import { buildApp, countRequests, grpcOrderValidator, isWebAppBuilt } from "@taskflow/api";
 import type { TokenService } from "@taskflow/auth";
 import { createHeartbeat, outboxLag, type ProcessStats } from "@taskflow/db";
-import { createMailer } from "@taskflow/mail";
+import { createMailer, withSentLedger } from "@taskflow/mail";
 import { createMailerWorker } from "@taskflow/mailer";
 import { createNotificationRepository } from "@taskflow/notifications";
 import { createNotifier } from "@taskflow/notifier";
@@ -248,7 +248,18 @@ export async function startRelay(rt: Runtime): Promise<RunningRole> {
  * that is down does not make the mailer unready: its jobs wait and retry.
  */
 export async function startMailer(rt: Runtime): Promise<RunningRole> {
-  const mailer = await createMailer({ smtpUrl: rt.config.mail.smtpUrl, database: rt.database });
+  const log = rt.logger.child({ role: "mailer" });
+  const mailer = withSentLedger(
+    createMailer({ smtpUrl: rt.config.mail.smtpUrl, database: rt.database }),
+    {
+      database: rt.database,
+      onRecordFailed: (error, message) =>
+        log.error(
+          { err: error, messageId: message.messageId },
+          "email sent but not recorded in sent_emails: a rerun of its job would send it again",
+        ),
+    },
+  );
   const worker = createMailerWorker({
     tracer: tracerFor("mailer"),
     jobs: rt.jobQueue,
@@ -256,7 +267,7 @@ export async function startMailer(rt: Runtime): Promise<RunningRole> {
     from: rt.config.mail.from,
     appUrl: rt.config.mail.appUrl,
     concurrency: rt.config.jobs.mailerConcurrency,
-    logger: rt.logger.child({ role: "mailer" }),
+    logger: log,
     metrics: rt.metrics,
   });
   await worker.start();

@@ -166,6 +166,12 @@ export interface MailSinkTable {
   created_at: Generated<Date>;
 }
 
+/** The mailer's ledger: an email handed to the mail server, by its stable Message-ID. */
+export interface SentEmailsTable {
+  message_id: string;
+  sent_at: Generated<Date>;
+}
+
 /** One row per running worker or mailer process (see heartbeats.ts). */
 export interface ProcessHeartbeatsTable {
   /** Random per process start. */
@@ -375,6 +381,7 @@ export interface Database {
   bus_bindings: BusBindingsTable;
   queue_jobs: QueueJobsTable;
   mail_sink: MailSinkTable;
+  sent_emails: SentEmailsTable;
   process_heartbeats: ProcessHeartbeatsTable;
   audit_log: AuditLogTable;
   job_history: JobHistoryTable;
