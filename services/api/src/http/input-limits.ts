@@ -45,6 +45,33 @@ export function findUnstorable(value: unknown, root = ""): FieldProblem | undefi
 }
 
 /**
+ * Whether findUnstorable would find anything, without building a path per node: the check
+ * every request pays. The paths are built only for a request that is refused.
+ */
+export function holdsUnstorable(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [node, depth] = next;
+    if (typeof node === "string") {
+      if (UNSTORABLE.test(node)) return true;
+      continue;
+    }
+    if (node === null || typeof node !== "object") continue;
+    if (depth >= MAX_JSON_DEPTH) return true;
+    if (Array.isArray(node)) {
+      for (const child of node) stack.push([child, depth + 1]);
+      continue;
+    }
+    for (const key in node) {
+      if (!Object.hasOwn(node, key)) continue;
+      if (UNSTORABLE.test(key)) return true;
+      stack.push([(node as Record<string, unknown>)[key], depth + 1]);
+    }
+  }
+  return false;
+}
+
+/**
  * Before schema validation, every part of the request a route declares (body, query string,
  * path parameters) is refused with a 422 if it holds what findUnstorable finds: otherwise
  * PostgreSQL or a JSON.stringify deep in the route would turn it into a 500.
@@ -59,7 +86,7 @@ export function registerInputLimits(app: FastifyInstance) {
       [schema.params, request.params, "/params"],
     ];
     for (const [declared, value, root] of parts) {
-      if (!declared) continue;
+      if (!declared || !holdsUnstorable(value)) continue;
       const problem = findUnstorable(value, root);
       if (problem) {
         throw new HttpProblem(422, "the request holds text or nesting this API cannot store", {
