@@ -381,6 +381,7 @@ export async function startAlerts(rt: Runtime): Promise<RunningRole> {
     jobQueue: rt.jobQueue,
   });
   const alerts = createAlertEvaluator({
+    tracer: tracerFor("alerts"),
     database: rt.database,
     taskQueue: rt.taskQueue,
     jobQueue: rt.jobQueue,

@@ -179,10 +179,19 @@ describe.skipIf(!available && !requireServices)("tracing across the services", (
       "taskflow.task.id": id,
       "taskflow.task.status": "DONE",
     });
-    // The task.done event on the stream, counted by analytics: the same trace.
-    expect(
-      spans.some((s) => s.kind === SpanKind.CONSUMER && service(s) === "taskflow-analytics"),
-    ).toBe(true);
+    // The task.done event: appended by the relay as a child of the worker's attempt (the
+    // outcome that made it), then counted by analytics as a child of that append.
+    const appended = spans.find(
+      (s) =>
+        s.kind === SpanKind.PRODUCER &&
+        service(s) === "taskflow-relay" &&
+        s.parentSpanContext?.spanId === processed?.spanContext().spanId,
+    );
+    expect(appended).toBeDefined();
+    const counted = spans.find(
+      (s) => s.kind === SpanKind.CONSUMER && service(s) === "taskflow-analytics",
+    );
+    expect(counted?.parentSpanContext?.spanId).toBe(appended?.spanContext().spanId);
   });
 
   it("follows an order through the validator (gRPC), the relay, the notifier, analytics and the mailer", async () => {

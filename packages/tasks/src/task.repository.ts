@@ -86,9 +86,16 @@ export interface ClaimedTask {
   traceparent: string | null;
 }
 
-export type TaskOutcome =
+export type TaskOutcome = (
   | { taskId: string; attempt: number; ok: true; result: unknown }
-  | { taskId: string; attempt: number; ok: false; error: string };
+  | { taskId: string; attempt: number; ok: false; error: string }
+) & {
+  /**
+   * The trace context of the attempt (the worker's span): the task.done / task.failed event
+   * and a retry's message are its children. Without it, the task's own (the request's).
+   */
+  traceparent?: string | undefined;
+};
 
 export interface RetryPolicy {
   baseMs: number;
@@ -322,6 +329,7 @@ export function createTaskRepository(db: Kysely<Database>) {
       const results: (string | null)[] = [];
       const errors: (string | null)[] = [];
       const retryAts: string[] = [];
+      const traceparents: (string | null)[] = [];
       const now = Date.now();
       for (const o of outcomes) {
         ids.push(o.taskId);
@@ -331,6 +339,7 @@ export function createTaskRepository(db: Kysely<Database>) {
         errors.push(o.ok ? null : o.error.slice(0, MAX_ERROR_LENGTH));
         // Used only if the outcome makes the task RETRYING (the attempt is the task's).
         retryAts.push(new Date(now + retryDelayMs(o.attempt, retry)).toISOString());
+        traceparents.push(o.traceparent ?? null);
       }
       const { rows } = await sql<{ id: string; status: TaskStatus }>`${sql.raw(PREPARED)}
         WITH changed AS (
@@ -344,13 +353,15 @@ export function createTaskRepository(db: Kysely<Database>) {
             updated_at = now()
           FROM (
             SELECT * FROM unnest(${ids}::uuid[], ${attempts}::int[], ${oks}::bool[],
-                                 ${results}::text[], ${errors}::text[], ${retryAts}::timestamptz[])
-              AS o(id, attempt, ok, result, error, retry_at)
+                                 ${results}::text[], ${errors}::text[], ${retryAts}::timestamptz[],
+                                 ${traceparents}::text[])
+              AS o(id, attempt, ok, result, error, retry_at, traceparent)
             ORDER BY id
           ) AS o
           WHERE t.id = o.id AND t.status = 'PROCESSING' AND t.attempts = o.attempt
           RETURNING t.id, t.owner_id, t.type, t.priority, t.status, t.attempts, t.created_at,
-                    t.started_at, t.finished_at, t.traceparent,
+                    t.started_at, t.finished_at,
+                    coalesce(o.traceparent, t.traceparent) AS traceparent,
                     'PROCESSING'::text AS previous, o.retry_at AS available_at
         ),
         retrying AS (SELECT * FROM changed WHERE status = 'RETRYING'),

@@ -8,7 +8,15 @@ import {
 } from "@taskflow/db";
 import { alertEmailJob } from "@taskflow/mail";
 import { JOB_QUEUE_DESTINATION, type JobQueue, type TaskQueue } from "@taskflow/messaging";
-import type { Logger, Metrics } from "@taskflow/observability";
+import {
+  endSpan,
+  type Logger,
+  type Metrics,
+  type Span,
+  startSpan,
+  type Tracer,
+  traceparentOf,
+} from "@taskflow/observability";
 import {
   type AlertMeasurement,
   type AlertRule,
@@ -56,6 +64,11 @@ export interface AlertEvaluatorOptions {
   now?: () => Date;
   /** Replaces the default rules, e.g. to add a stream lag rule (see `streamLagRule`). */
   rules?: AlertRule[];
+  /**
+   * Tracing on: a span per transition, whose context its notifications carry (outbox headers),
+   * so the webhook call and the alert email join the transition's trace.
+   */
+  tracer?: Tracer | undefined;
 }
 
 const LEADER_LOCK = "taskflow:alerts";
@@ -114,20 +127,25 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions) {
     return measured;
   }
 
-  function notificationsFor(notification: AlertNotification): OutboxMessage[] {
+  function notificationsFor(
+    notification: AlertNotification,
+    traceparent: string | undefined,
+  ): OutboxMessage[] {
+    const trace: Record<string, string> = traceparent ? { traceparent } : {};
     const messages: OutboxMessage[] = [];
     if (config.webhookUrl) {
       messages.push({
         destination: ALERT_WEBHOOK_DESTINATION,
         key: notification.rule,
         payload: notification,
-        headers: { "idempotency-key": notification.id },
+        headers: { "idempotency-key": notification.id, ...trace },
       });
     }
     for (const to of config.emails) {
       messages.push({
         destination: JOB_QUEUE_DESTINATION,
         key: notification.rule,
+        headers: trace,
         payload: alertEmailJob({
           alert_id: notification.id,
           to,
@@ -150,6 +168,23 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions) {
     if (measured.size === 0) return [];
     const at = now();
     const names = [...measured.keys()].map((rule) => rule.name);
+    const spans: Span[] = [];
+    try {
+      const transitions = await recordIn(measured, at, names, spans);
+      for (const span of spans) span.end();
+      return transitions;
+    } catch (error) {
+      for (const span of spans) endSpan(span, error);
+      throw error;
+    }
+  }
+
+  async function recordIn(
+    measured: Map<AlertRule, AlertMeasurement>,
+    at: Date,
+    names: string[],
+    spans: Span[],
+  ): Promise<AlertNotification[]> {
     return db.transaction().execute(async (trx) => {
       // Rows first (a new rule starts resolved), then locked: a second evaluator that got
       // here anyway (a lock lost mid-pass) waits, then sees the flipped state and does nothing.
@@ -192,7 +227,17 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions) {
           since: at.toISOString(),
           fired_at: measurement.firing ? null : new Date(state.since).toISOString(),
         };
-        const outgoing = notificationsFor(notification);
+        const span = options.tracer
+          ? startSpan(options.tracer, `alert ${status}`, {
+              attributes: {
+                "taskflow.alert.rule": rule.name,
+                "taskflow.alert.status": status,
+                "taskflow.alert.id": notification.id,
+              },
+            })
+          : undefined;
+        if (span) spans.push(span);
+        const outgoing = notificationsFor(notification, span ? traceparentOf(span) : undefined);
         await trx
           .updateTable("alert_states")
           .set({

@@ -1,4 +1,9 @@
 import { randomUUID } from "node:crypto";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import type { Config } from "@taskflow/config";
 import { createDatabase, createHeartbeat, type DatabaseHandle, migrateUp, sql } from "@taskflow/db";
 import { ALERT_EMAIL_JOB, type AlertEmailData } from "@taskflow/mail";
@@ -296,6 +301,45 @@ for (const [name, open] of Object.entries(engines)) {
       const notification = await firesOnceAndResolvesOnce("outbox_lag", stuckOutbox);
       expect(notification?.value).toBeGreaterThanOrEqual(120);
       expect(notification?.threshold).toBe(60);
+    });
+
+    it("with a tracer, a transition is a span whose trace context its webhook and emails carry", async () => {
+      const exporter = new InMemorySpanExporter();
+      const provider = new BasicTracerProvider({
+        spanProcessors: [new SimpleSpanProcessor(exporter)],
+      });
+      const alerts = createAlertEvaluator({
+        database,
+        taskQueue,
+        jobQueue,
+        config,
+        logger: silent,
+        now: () => {
+          clock.at += 15_000;
+          return new Date(clock.at);
+        },
+        tracer: provider.getTracer("alerts"),
+      });
+      try {
+        await stuckOutbox.raise();
+        await alerts.evaluate();
+        const [span] = exporter.getFinishedSpans().filter((s) => s.name === "alert firing");
+        expect(span?.attributes["taskflow.alert.rule"]).toBe("outbox_lag");
+        const { traceId, spanId } = span?.spanContext() ?? {};
+        const rows = await database.db
+          .selectFrom("outbox")
+          .select(["destination", "headers"])
+          .where("destination", "in", [ALERT_WEBHOOK_DESTINATION, JOB_QUEUE_DESTINATION])
+          .execute();
+        expect(rows).toHaveLength(3);
+        for (const row of rows) {
+          expect(row.headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+        }
+      } finally {
+        await alerts.stop();
+        await stuckOutbox.clear();
+        await provider.shutdown();
+      }
     });
 
     it("outbox_lag counts from when a message became due, not from when it was written", async () => {

@@ -8,6 +8,7 @@ import {
   startMessagingSpan,
   type Tracer,
   traceparentFrom,
+  traceparentOf,
 } from "@taskflow/observability";
 import type {
   ClaimedTask,
@@ -177,6 +178,7 @@ export function createWorker(options: WorkerOptions) {
       }
       failpoint("worker.after-claim");
       const outcome = await runTask(task);
+      if (span) outcome.traceparent = traceparentOf(span);
       failpoint("worker.after-effect");
       const ended = await outcomes.submit(outcome);
       span?.setAttribute("taskflow.task.status", ended ?? "unchanged");
