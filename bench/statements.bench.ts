@@ -4,6 +4,9 @@
  *
  *   npm run bench:statements -- [B=10] [N=5000]
  *
+ * BENCH_SCHEMA_SQL: statements run after the migrations, to try a schema change (an index
+ * dropped, a fillfactor) before writing its migration.
+ *
  * It isolates the database work from HTTP and AMQP, so a change to a statement can be judged
  * in seconds (compare B=1, where per-statement costs dominate, with the batch sizes
  * `npm run bench` reports under "group commits").
@@ -24,6 +27,11 @@ const testDb = await createTestDatabase("taskflow_statements");
 const database = await createDatabase({ url: testDb.url, dataDir: "unused", poolSize: 1 });
 try {
   await migrateUp(database.db);
+  const whatIf = process.env.BENCH_SCHEMA_SQL;
+  if (whatIf) {
+    await sql.raw(whatIf).execute(database.db);
+    console.log(`schema changed by BENCH_SCHEMA_SQL: ${whatIf}`);
+  }
   const owner = uuidv7();
   await sql`INSERT INTO users (id, email, name, password_hash)
             VALUES (${owner}, ${`${owner}@example.com`}, 'bench', 'x')`.execute(database.db);
