@@ -121,14 +121,7 @@ export async function startSecuritySystem(
     const { url: validatorUrl } = await validator.listen("127.0.0.1", 0);
     closers.push(() => validator.shutdown(1_000));
     // As packages/cli does for the api role: the API calls the validator as itself.
-    const serviceToken = async () =>
-      (
-        await tokens.issue({
-          id: "service:api",
-          email: "api@services.taskflow.internal",
-          name: "api",
-        })
-      ).access_token;
+    const serviceToken = async () => (await tokens.issueService("api")).access_token;
     const validatorClient = createValidatorClient(validatorUrl, serviceToken);
     closers.push(() => validatorClient.close());
 

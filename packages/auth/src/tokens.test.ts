@@ -1,3 +1,4 @@
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { AuthError, createTokenService } from "./tokens.ts";
 
@@ -44,6 +45,37 @@ describe("access tokens", () => {
       expect(error).toBeInstanceOf(AuthError);
       expect((error as AuthError).statusCode).toBe(401);
     }
+  });
+
+  it("keeps the kinds apart: a service's token is refused where users' are taken, before and after it was remembered", async () => {
+    const tokens = createTokenService({ secret: SECRET, ttlSeconds: 60 });
+    const service = (await tokens.issueService("api")).access_token;
+    const user = (await tokens.issue(ADA)).access_token;
+    await expect(tokens.verify(service)).rejects.toThrow("invalid token");
+    expect(await tokens.verify(service, ["user", "service"])).toEqual({
+      id: "service:api",
+      email: "api@services.taskflow.internal",
+      name: "api",
+    });
+    // Remembered now: the cache must still answer by kind.
+    await expect(tokens.verify(service)).rejects.toThrow("invalid token");
+    await expect(tokens.verify(service, ["user"])).rejects.toThrow("invalid token");
+    expect(await tokens.verify(user, ["user", "service"])).toEqual(ADA);
+    expect(await tokens.verify(user)).toEqual(ADA);
+    await expect(tokens.verify(user, ["service"])).rejects.toThrow("invalid token");
+  });
+
+  it("refuses a token meant for several audiences, even signed with the real secret", async () => {
+    const tokens = createTokenService({ secret: SECRET, ttlSeconds: 60 });
+    const both = await new SignJWT({ email: ADA.email, name: ADA.name })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(ADA.id)
+      .setIssuer("taskflow")
+      .setAudience(["taskflow", "taskflow:service"])
+      .setIssuedAt()
+      .setExpirationTime("1m")
+      .sign(new TextEncoder().encode(SECRET));
+    await expect(tokens.verify(both)).rejects.toThrow("invalid token");
   });
 
   it("refuses to start with a secret under 32 characters", () => {

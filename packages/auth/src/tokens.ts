@@ -13,10 +13,22 @@ export interface IssuedToken {
   expires_in: number;
 }
 
+/** Who a token may speak for: a user, or a TaskFlow process calling another as itself. */
+export type TokenKind = "user" | "service";
+
 export interface TokenService {
   issue(user: AuthUser): Promise<IssuedToken>;
-  /** Resolves the user, or rejects with an AuthError (expired, forged, malformed). */
-  verify(token: string): Promise<AuthUser>;
+  /**
+   * A token for calls this process makes to another service as itself (the API calling the
+   * validator): subject `service:<name>`, and an audience of its own, so a route that takes
+   * users' tokens refuses it in verification itself.
+   */
+  issueService(name: string): Promise<IssuedToken>;
+  /**
+   * Resolves the caller, or rejects with an AuthError (expired, forged, malformed, or of a
+   * kind not in `accept`; default: users only).
+   */
+  verify(token: string, accept?: readonly TokenKind[]): Promise<AuthUser>;
   readonly ttlSeconds: number;
 }
 
@@ -28,20 +40,13 @@ export class AuthError extends Error {
   }
 }
 
-/**
- * The subject of a token a process issues for itself, to call another service as
- * `service:<name>` (the API calling the validator). A user's id is a UUID, never this: the
- * HTTP services refuse such a token (it speaks for no user), the validator takes both kinds.
- */
-export const SERVICE_SUBJECT_PREFIX = "service:";
-
-/** Whether a verified token is a service's own rather than a user's. */
-export function isServiceToken(user: AuthUser): boolean {
-  return user.id.startsWith(SERVICE_SUBJECT_PREFIX);
-}
-
 const ISSUER = "taskflow";
-const AUDIENCE = "taskflow";
+/** The audience of each kind of token: verification accepts only the kinds it is told. */
+const AUDIENCES: Record<TokenKind, string> = {
+  user: "taskflow",
+  service: "taskflow:service",
+};
+const USERS_ONLY: readonly TokenKind[] = ["user"];
 const HMAC_SHA256 = { name: "HMAC", hash: "SHA-256" } as const;
 
 /** How many verified tokens a process remembers (a client sends the same token many times). */
@@ -70,34 +75,39 @@ export function createTokenService(options: {
     false,
     ["sign", "verify"],
   );
-  const verified = new Map<string, { user: AuthUser; expiresAtMs: number }>();
+  const verified = new Map<string, { user: AuthUser; kind: TokenKind; expiresAtMs: number }>();
 
-  function remember(token: string, user: AuthUser, expiresAtMs: number) {
+  async function sign(user: AuthUser, kind: TokenKind): Promise<IssuedToken> {
+    const issuedAt = Math.floor(now() / 1000);
+    const token = await new SignJWT({ email: user.email, name: user.name })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(user.id)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCES[kind])
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + options.ttlSeconds)
+      .sign(await key);
+    return { access_token: token, token_type: "bearer", expires_in: options.ttlSeconds };
+  }
+
+  function remember(token: string, user: AuthUser, kind: TokenKind, expiresAtMs: number) {
     if (verified.size >= VERIFIED_CACHE_SIZE) {
       // Oldest first (a Map keeps insertion order): those expire soonest.
       const oldest = verified.keys().next();
       if (!oldest.done) verified.delete(oldest.value);
     }
-    verified.set(token, { user, expiresAtMs });
+    verified.set(token, { user, kind, expiresAtMs });
   }
 
   return {
     ttlSeconds: options.ttlSeconds,
-    async issue(user) {
-      const issuedAt = Math.floor(now() / 1000);
-      const token = await new SignJWT({ email: user.email, name: user.name })
-        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-        .setSubject(user.id)
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setIssuedAt(issuedAt)
-        .setExpirationTime(issuedAt + options.ttlSeconds)
-        .sign(await key);
-      return { access_token: token, token_type: "bearer", expires_in: options.ttlSeconds };
-    },
-    async verify(token) {
+    issue: (user) => sign(user, "user"),
+    issueService: (name) =>
+      sign({ id: `service:${name}`, email: `${name}@services.taskflow.internal`, name }, "service"),
+    async verify(token, accept = USERS_ONLY) {
       const cached = verified.get(token);
       if (cached) {
+        if (!accept.includes(cached.kind)) throw new AuthError("invalid token");
         if (now() < cached.expiresAtMs) return cached.user;
         verified.delete(token);
         throw new AuthError("token expired");
@@ -106,10 +116,12 @@ export function createTokenService(options: {
         const { payload } = await jwtVerify(token, await key, {
           algorithms: ["HS256"],
           issuer: ISSUER,
-          audience: AUDIENCE,
+          audience: accept.map((kind) => AUDIENCES[kind]),
           requiredClaims: ["exp", "sub"],
           currentDate: new Date(now()),
         });
+        // One audience, one kind: we never issue a token meant for several.
+        if (typeof payload.aud !== "string") throw new AuthError("invalid token");
         if (typeof payload.sub !== "string" || typeof payload.email !== "string") {
           throw new AuthError("token lacks its subject");
         }
@@ -118,7 +130,8 @@ export function createTokenService(options: {
           email: payload.email,
           name: typeof payload.name === "string" ? payload.name : "",
         };
-        remember(token, user, (payload.exp as number) * 1000);
+        const kind: TokenKind = payload.aud === AUDIENCES.service ? "service" : "user";
+        remember(token, user, kind, (payload.exp as number) * 1000);
         return user;
       } catch (error) {
         if (error instanceof AuthError) throw error;

@@ -98,11 +98,7 @@ function serviceToken(tokens: TokenService, service: string): () => Promise<stri
   let current: { token: string; renewAt: number } | undefined;
   return async () => {
     if (!current || Date.now() >= current.renewAt) {
-      const issued = await tokens.issue({
-        id: `service:${service}`,
-        email: `${service}@services.taskflow.internal`,
-        name: service,
-      });
+      const issued = await tokens.issueService(service);
       // Renewed at half its life: a call never carries a token about to expire.
       current = {
         token: issued.access_token,

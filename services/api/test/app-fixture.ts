@@ -156,7 +156,7 @@ async function startValidator(database: DatabaseHandle, tokens: TokenService) {
   let server = build();
   const { port, url } = await server.listen("127.0.0.1", 0);
   const client = createValidatorClient(url, async () => {
-    const issued = await tokens.issue({ id: "service:api", email: "api@test", name: "api" });
+    const issued = await tokens.issueService("api");
     return issued.access_token;
   });
   let running = true;

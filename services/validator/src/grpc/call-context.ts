@@ -111,7 +111,8 @@ export async function authenticate(
     );
   }
   try {
-    return await tokens.verify(match[1]);
+    // The validator's callers are services (the API) and users alike.
+    return await tokens.verify(match[1], ["user", "service"]);
   } catch (error) {
     if (error instanceof AuthError) throw new GrpcError(grpc.status.UNAUTHENTICATED, error.message);
     throw error;
