@@ -1,5 +1,6 @@
 import { type FormEvent, useId, useState } from "react";
 import { ApiProblem, describeProblem } from "../../api/client.ts";
+import { ActionMessage } from "../../components/action-message.tsx";
 import { ConfirmDialog, Dialog } from "../../components/confirm-dialog.tsx";
 import { DateTime } from "../../components/date-time.tsx";
 import { FormErrors, FormField } from "../../components/form-field.tsx";
@@ -144,12 +145,7 @@ export function MonitorDeadLetters() {
   return (
     <section className="card" aria-labelledby="monitor-dead-letters">
       <h2 id="monitor-dead-letters">Dead letters</h2>
-      <p
-        className={`action-message ${actions.message?.kind ?? ""}`}
-        role={actions.message?.kind === "error" ? "alert" : "status"}
-      >
-        {actions.message?.text}
-      </p>
+      <ActionMessage message={actions.message} />
       <Data state={data.state} what="Dead letters" onRetry={() => void data.reload(false)}>
         {(letters) =>
           SOURCES.map(({ source, title, empty }) => {

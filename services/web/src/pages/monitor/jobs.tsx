@@ -1,9 +1,11 @@
 import { useState } from "react";
 import { useSearchParams } from "react-router";
 import { ApiProblem } from "../../api/client.ts";
+import { ActionMessage } from "../../components/action-message.tsx";
 import { ConfirmDialog } from "../../components/confirm-dialog.tsx";
 import { ListFooter, useCursorList } from "../../components/cursor-list.tsx";
 import { DateTime } from "../../components/date-time.tsx";
+import { FilterSelect } from "../../components/filter-select.tsx";
 import { isForbidden } from "../../components/operators-only.tsx";
 import { EmptyState, ErrorState, Loading } from "../../components/page-state.tsx";
 import { useDocumentTitle } from "../../components/use-document-title.ts";
@@ -96,27 +98,16 @@ export function MonitorJobs() {
     <section className="card" aria-labelledby="monitor-jobs">
       <h2 id="monitor-jobs">{filter ? `${jobStateLabel(filter)} jobs` : "Jobs"}</h2>
       <div className="toolbar">
-        <label className="inline-field">
-          State
-          <select
-            value={filter ?? ""}
-            onChange={(e) => setFilter(isJobState(e.target.value) ? e.target.value : undefined)}
-          >
-            <option value="">All</option>
-            {JOB_STATES.map((state) => (
-              <option key={state} value={state}>
-                {jobStateLabel(state)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="State"
+          value={filter}
+          values={JOB_STATES}
+          labelOf={jobStateLabel}
+          isValue={isJobState}
+          onChange={setFilter}
+        />
       </div>
-      <p
-        className={`action-message ${actions.message?.kind ?? ""}`}
-        role={actions.message?.kind === "error" ? "alert" : "status"}
-      >
-        {actions.message?.text}
-      </p>
+      <ActionMessage message={actions.message} />
 
       {list.phase === "loading" && <Loading label="Loading jobs…" />}
       {noQueue && <EmptyState title="This API runs without a job queue." />}

@@ -1,10 +1,6 @@
 import { useCallback, useState } from "react";
 import { describeProblem } from "../../api/client.ts";
-
-export interface ActionMessage {
-  kind: "success" | "error";
-  text: string;
-}
+import type { ActionOutcome } from "../../components/action-message.tsx";
 
 /**
  * The monitor's actions (retry, requeue, purge): which items are being acted on (their
@@ -12,7 +8,7 @@ export interface ActionMessage {
  */
 export function useActionMessage() {
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
-  const [message, setMessage] = useState<ActionMessage>();
+  const [message, setMessage] = useState<ActionOutcome>();
 
   /** Runs `action` for `key`; says `success` (or what failed, after `failure`); true if it worked. */
   const run = useCallback(

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { describeProblem } from "../../api/client.ts";
+import { ActionMessage, type ActionOutcome } from "../../components/action-message.tsx";
 import { ListFooter, useCursorList } from "../../components/cursor-list.tsx";
 import { DateTime } from "../../components/date-time.tsx";
 import { EmptyState, ErrorState, Loading } from "../../components/page-state.tsx";
@@ -25,7 +26,7 @@ export default function NotificationsPage() {
   const unreadOnly = params.get("unread") === "1";
   const unread = useUnreadCount();
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
-  const [message, setMessage] = useState<{ kind: "success" | "error"; text: string }>();
+  const [message, setMessage] = useState<ActionOutcome>();
   const [focusId, setFocusId] = useState<string>();
   const mergeTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
 
@@ -97,12 +98,7 @@ export default function NotificationsPage() {
             Unread only
           </label>
         </div>
-        <p
-          className={`action-message ${message?.kind ?? ""}`}
-          role={message?.kind === "error" ? "alert" : "status"}
-        >
-          {message?.text}
-        </p>
+        <ActionMessage message={message} />
 
         {list.phase === "loading" && <Loading label="Loading notifications…" />}
         {list.phase === "error" && (

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { ApiProblem, describeProblem, type Task, type TaskStatus } from "../../api/client.ts";
+import { ActionMessage } from "../../components/action-message.tsx";
 import { DateTime, formatDuration } from "../../components/date-time.tsx";
 import { JourneyTimeline } from "../../components/journey-timeline.tsx";
 import { ErrorState, Loading } from "../../components/page-state.tsx";
@@ -206,13 +207,9 @@ export default function TaskDetailPage() {
           </button>
         )}
       </div>
-      <p
-        className={`action-message ${actions.message?.kind ?? ""}`}
-        role={actions.message?.kind === "error" || copyError ? "alert" : "status"}
-      >
-        {actions.message?.text}
+      <ActionMessage message={actions.message} alert={copyError !== undefined}>
         {copyError !== undefined && `Not submitted: ${describeProblem(copyError)}`}
-      </p>
+      </ActionMessage>
 
       <div className="detail-grid">
         <section className="card" aria-labelledby="task-facts">

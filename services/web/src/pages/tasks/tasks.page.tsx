@@ -1,7 +1,9 @@
 import { useCallback, useEffect, useLayoutEffect, useReducer, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import type { Task, TaskCreated, TaskStats, TaskStatus } from "../../api/client.ts";
+import { ActionMessage } from "../../components/action-message.tsx";
 import { DateTime } from "../../components/date-time.tsx";
+import { FilterSelect } from "../../components/filter-select.tsx";
 import { EmptyState, ErrorState, Loading } from "../../components/page-state.tsx";
 import { useDocumentTitle } from "../../components/use-document-title.ts";
 import { useLiveEvent, useLiveResync } from "../../live/live-events.tsx";
@@ -188,28 +190,17 @@ export default function TasksPage() {
         )}
 
         <div className="toolbar">
-          <label className="inline-field">
-            Status
-            <select
-              value={filter ?? ""}
-              onChange={(e) => setFilter(isTaskStatus(e.target.value) ? e.target.value : undefined)}
-            >
-              <option value="">All</option>
-              {TASK_STATUSES.map((status) => (
-                <option key={status} value={status}>
-                  {statusLabel(status)}
-                </option>
-              ))}
-            </select>
-          </label>
+          <FilterSelect
+            label="Status"
+            value={filter}
+            values={TASK_STATUSES}
+            labelOf={statusLabel}
+            isValue={isTaskStatus}
+            onChange={setFilter}
+          />
         </div>
 
-        <p
-          className={`action-message ${actions.message?.kind ?? ""}`}
-          role={actions.message?.kind === "error" ? "alert" : "status"}
-        >
-          {actions.message?.text}
-        </p>
+        <ActionMessage message={actions.message} />
 
         {list.phase === "loading" && <Loading label="Loading tasks…" />}
         {list.phase === "error" && (

@@ -1,11 +1,7 @@
 import { useCallback, useState } from "react";
 import { describeProblem, type Task } from "../../api/client.ts";
+import type { ActionOutcome } from "../../components/action-message.tsx";
 import { tasksApi } from "./tasks.api.ts";
-
-export interface ActionMessage {
-  kind: "success" | "error";
-  text: string;
-}
 
 /**
  * Cancel and retry, with the tasks being acted on (their buttons disabled) and one message
@@ -13,7 +9,7 @@ export interface ActionMessage {
  */
 export function useTaskActions(onChanged: (task: Task) => void) {
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
-  const [message, setMessage] = useState<ActionMessage>();
+  const [message, setMessage] = useState<ActionOutcome>();
 
   const run = useCallback(
     async (task: Task, verb: string, action: () => Promise<Task>) => {
