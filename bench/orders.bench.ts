@@ -62,7 +62,7 @@ import {
 } from "./lib/procstat.ts";
 import { waitQuiet } from "./lib/quiet.ts";
 import { type AmqpRate, measureAmqp, measurePg1, type PgRate } from "./lib/raw.ts";
-import { childEnv, medianRange, positiveOption, processTable } from "./lib/report.ts";
+import { childEnv, medianRange, positiveOption, printJson, processTable } from "./lib/report.ts";
 import {
   checkStream,
   openStreamSite,
@@ -1166,21 +1166,7 @@ async function main() {
     }
   }
   if (runs.length) console.log(summaryBlock(runs, raws, options.repeat));
-  if (options.json) {
-    console.log("\nJSON:");
-    console.log(
-      JSON.stringify(
-        {
-          options: { ...options, streams, jobs },
-          machine: { cpus: os.cpus().length, node: process.version },
-          raw: raws,
-          runs,
-        },
-        null,
-        2,
-      ),
-    );
-  }
+  if (options.json) printJson({ ...options, streams, jobs }, raws, runs);
 }
 
 main()

@@ -47,7 +47,7 @@ import {
   pgbench,
   RAW_TABLES_SQL,
 } from "./lib/raw.ts";
-import { childEnv, medianRange, positiveOption, processTable } from "./lib/report.ts";
+import { childEnv, medianRange, positiveOption, printJson, processTable } from "./lib/report.ts";
 import {
   assertLoopback,
   dec,
@@ -1003,21 +1003,7 @@ async function main() {
     }
   }
   if (runs.length) console.log(summaryBlock(runs, raws, options.repeat));
-  if (options.json) {
-    console.log("\nJSON:");
-    console.log(
-      JSON.stringify(
-        {
-          options: { ...options },
-          machine: { cpus: os.cpus().length, node: process.version },
-          raw: raws,
-          runs,
-        },
-        null,
-        2,
-      ),
-    );
-  }
+  if (options.json) printJson({ ...options }, raws, runs);
 }
 
 main()

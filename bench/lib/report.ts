@@ -1,3 +1,4 @@
+import os from "node:os";
 import type { GroupFigures, MachineFigures, ProcessFigures } from "./procstat.ts";
 import { dec, mb, median, pad, padLeft } from "./util.ts";
 
@@ -61,4 +62,11 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     env[k] = v;
   }
   return { ...env, ...extra };
+}
+
+/** Every figure of a bench as one JSON block (`--json`), after the tables. */
+export function printJson(options: object, raw: unknown, runs: unknown): void {
+  const machine = { cpus: os.cpus().length, node: process.version };
+  console.log("\nJSON:");
+  console.log(JSON.stringify({ options, machine, raw, runs }, null, 2));
 }
