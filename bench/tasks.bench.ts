@@ -386,6 +386,11 @@ interface RunFigures {
   batches: Record<string, { mean: number; count: number }>;
   /** The run's database activity during the load (pg_stat_database), real mode only. */
   pgActivity: PgActivity | undefined;
+  /**
+   * PostgreSQL's CPU seconds in the window per client (application_name: taskflow-api,
+   * taskflow-relay …) or background process (walwriter, autovacuum worker …), real mode only.
+   */
+  pgCpuByClient: Record<string, number> | undefined;
   startupSeconds: number;
   profiles: string | undefined;
   notes: string[];
@@ -421,6 +426,31 @@ async function groupCommitBatches(
     if (count > 0) batches[batch] = { mean: (sums.get(batch) ?? 0) / count, count };
   }
   return batches;
+}
+
+/**
+ * Splits the window's PostgreSQL CPU by who a process served: a session's application_name
+ * (each TaskFlow role names its own), else the background process's type. A backend that
+ * ended inside the window is missed; one without a name is this benchmark's own.
+ */
+async function postgresCpuByClient(
+  dbUrl: string,
+  sampler: ProcSampler,
+): Promise<Record<string, number>> {
+  const names = await withDatabase(dbUrl, async (c) => {
+    const { rows } = await c.query<{ pid: number; who: string }>(
+      `SELECT pid, coalesce(nullif(application_name, ''),
+                            CASE WHEN backend_type = 'client backend' THEN 'bench' ELSE backend_type END) AS who
+       FROM pg_stat_activity`,
+    );
+    return new Map(rows.map((r) => [r.pid, r.who]));
+  }).catch(() => new Map<number, string>());
+  const byClient: Record<string, number> = {};
+  for (const [pid, seconds] of sampler.groupCpuByPid("postgres")) {
+    const who = names.get(pid) ?? "postmaster or ended";
+    byClient[who] = (byClient[who] ?? 0) + seconds;
+  }
+  return byClient;
 }
 
 async function pgActivity(dbUrl: string): Promise<PgActivity> {
@@ -616,6 +646,7 @@ async function runPipeline(
       await sleep(watcher ? 10 : 50);
     }
     sampler.markWindowEnd();
+    const pgCpuByClient = dbUrl ? await postgresCpuByClient(dbUrl, sampler) : undefined;
     counters = await stats().catch(() => counters);
     const batches: Record<string, { mean: number; count: number }> = {};
     for (const s of started) Object.assign(batches, await groupCommitBatches(s.port));
@@ -728,6 +759,7 @@ async function runPipeline(
       machine: sampler.machine(),
       sqlSpanSeconds,
       pgActivity: pgDuringLoad,
+      pgCpuByClient,
       batches,
       startupSeconds,
       profiles,
@@ -863,6 +895,16 @@ function runBlock(run: RunFigures, raw: RawFigures | undefined): string {
     const per = (x: number) => dec(x / run.accepted, 2);
     lines.push(
       `postgres per task: ${per(pg.transactions)} transactions, ${per(pg.inserted)} rows inserted, ${per(pg.updated)} updated, ${per(pg.deleted)} deleted`,
+    );
+  }
+  const byClient = Object.entries(run.pgCpuByClient ?? {}).filter(([, s]) => s > 0);
+  if (byClient.length && run.accepted) {
+    const ms = (s: number) => dec((1000 * s) / run.accepted, 3);
+    lines.push(
+      `postgres CPU ms/task by client: ${byClient
+        .sort((a, b) => b[1] - a[1])
+        .map(([who, s]) => `${who} ${ms(s)}`)
+        .join("  ")}`,
     );
   }
   if (raw) {

@@ -270,6 +270,15 @@ export class ProcSampler {
     });
   }
 
+  /** One engine group's CPU seconds inside the window, per process id. */
+  groupCpuByPid(group: string): Map<number, number> {
+    const start = this.groupsAtStart.get(group) ?? new Map<number, number>();
+    const byPid = new Map<number, number>();
+    for (const [pid, seconds] of this.groupsAtEnd.get(group) ?? [])
+      byPid.set(pid, seconds - (start.get(pid) ?? 0));
+    return byPid;
+  }
+
   machine(): MachineFigures {
     const start = this.machineAtStart;
     const end = this.machineAtEnd;

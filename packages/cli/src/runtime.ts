@@ -50,6 +50,8 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
     url: config.database.url,
     dataDir: config.database.dataDir,
     poolSize: config.database.poolSize,
+    // taskflow-api, taskflow-worker …: pg_stat_activity (and the benchmark) tell roles apart.
+    applicationName: service === "taskflow" ? "taskflow" : `taskflow-${service}`,
     onSessionError: (error) =>
       logger.warn({ err: error }, "database notification session lost; reconnecting"),
   });

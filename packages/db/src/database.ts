@@ -14,6 +14,12 @@ export interface DatabaseOptions {
   /** Folder for the embedded engine's files; "memory://" keeps them in memory. */
   dataDir: string;
   poolSize?: number;
+  /**
+   * PostgreSQL's application_name for this process's sessions (its notification session gets
+   * "-listener" after it): pg_stat_activity, and the benchmark's CPU per client, tell the roles
+   * apart by it. Default "taskflow".
+   */
+  applicationName?: string;
   /** Called when the notification session fails and reconnects (notifications may have been missed). */
   onSessionError?: (error: Error) => void;
 }
@@ -110,7 +116,7 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
     connectionString: url,
     max: options.poolSize ?? 10,
     types,
-    application_name: "taskflow",
+    application_name: options.applicationName ?? "taskflow",
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
@@ -123,7 +129,12 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
     client.on("error", () => {});
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const session = new NotificationSession(url, types, options.onSessionError);
+  const session = new NotificationSession(
+    url,
+    types,
+    `${options.applicationName ?? "taskflow"}-listener`,
+    options.onSessionError,
+  );
   return {
     db,
     engine: "postgres",
@@ -180,6 +191,7 @@ class NotificationSession {
   constructor(
     private readonly url: string,
     private readonly types: pg.CustomTypesConfig,
+    private readonly applicationName: string,
     private readonly onError?: (error: Error) => void,
   ) {}
 
@@ -230,7 +242,7 @@ class NotificationSession {
     const client = new pg.Client({
       connectionString: this.url,
       types: this.types,
-      application_name: "taskflow-listener",
+      application_name: this.applicationName,
       keepAlive: true,
     });
     client.on("notification", (message) => {
