@@ -263,3 +263,25 @@ export async function runScenario(
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Starts a process armed with a failpoint and waits (at most `withinMs`) for it to SIGKILL
+ * itself there. With work waiting, that can come before it answers ready: `start` then
+ * rejects, and that counts. One that never gets there is killed: false.
+ */
+export async function diesAtFailpoint(
+  start: () => Promise<RoleProcess>,
+  withinMs = 30_000,
+): Promise<boolean> {
+  let armed: RoleProcess;
+  try {
+    armed = await start();
+  } catch (error) {
+    if (/signal SIGKILL/.test(String(error))) return true;
+    throw error;
+  }
+  const exit = await Promise.race([armed.exited, sleep(withinMs).then(() => undefined)]);
+  if (exit?.signal === "SIGKILL") return true;
+  await armed.kill();
+  return false;
+}

@@ -27,6 +27,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Cluster,
+  diesAtFailpoint,
   runScenario,
   sleep,
   startCluster,
@@ -106,29 +107,6 @@ async function restart(role: TaskflowRole, old: RoleProcess): Promise<RoleProces
   }
   roles[role] = started;
   return started;
-}
-
-/**
- * Starts `role` armed with a failpoint and waits (at most 30 s) for it to SIGKILL itself
- * there: with work waiting, that can come before it answers ready.
- */
-async function diesAtFailpoint(
-  role: TaskflowRole,
-  site: string,
-  extra: Record<string, string> = {},
-): Promise<boolean> {
-  let armed: RoleProcess;
-  try {
-    armed = await startRole(role, { ...cluster.env, ...extra, TASKFLOW_FAILPOINT: site });
-  } catch (error) {
-    if (/signal SIGKILL/.test(String(error))) return true;
-    throw error;
-  }
-  roles[role] = armed;
-  const exit = await Promise.race([armed.exited, sleep(30_000).then(() => undefined)]);
-  if (exit?.signal === "SIGKILL") return true;
-  await armed.kill();
-  return false;
 }
 
 function current(role: TaskflowRole): RoleProcess {
@@ -494,7 +472,14 @@ describe("Redis and the mailer", () => {
       // recorded, job not completed. Its rerun must find it in the ledger.
       for (let i = 0; i < 2; i++) {
         if (
-          await diesAtFailpoint("mailer", "mailer.after-send", { TASKFLOW_MAILER_CONCURRENCY: "1" })
+          await diesAtFailpoint(async () => {
+            roles.mailer = await startRole("mailer", {
+              ...cluster.env,
+              TASKFLOW_MAILER_CONCURRENCY: "1",
+              TASKFLOW_FAILPOINT: "mailer.after-send",
+            });
+            return roles.mailer;
+          })
         )
           afterSendKills++;
       }
