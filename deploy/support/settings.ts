@@ -10,6 +10,25 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const requireTools = process.env.TASKFLOW_REQUIRE_SERVICES === "1";
 
 /**
+ * The roles of the taskflow program that each run as a deployable of their own (its commands
+ * but `start`): the images, compose services and Kubernetes Deployments there must be.
+ */
+export const TASKFLOW_ROLES = [
+  "api",
+  "relay",
+  "worker",
+  "mailer",
+  "notifier",
+  "analytics",
+  "scheduler",
+  "alerts",
+  "validator",
+] as const;
+
+/** The engines compose.yaml runs beside them. */
+export const COMPOSE_ENGINES = ["postgres", "redis", "rabbitmq", "kafka"] as const;
+
+/**
  * Every environment variable TaskFlow reads: the keys of the schema in packages/config (the
  * only reader of process.env), read from its source so that a new setting cannot be missed.
  */

@@ -27,6 +27,7 @@ import {
   startTaskLoad,
 } from "@taskflow/testing/chaos";
 import pg from "pg";
+import { expect } from "vitest";
 
 export const TASK_QUEUE = "chaos.tasks";
 export const TASKS_TOPIC = "tasks";
@@ -260,6 +261,16 @@ export async function runScenario(
   }
   console.info(`\n${formatReports([report])}\n`);
   return report;
+}
+
+/** The pass of every scenario: nothing lost, nothing done twice, nothing stuck or unexpected. */
+export function expectClean(report: ChaosReport): void {
+  expect({
+    lost: report.lost,
+    duplicated: report.duplicated,
+    stuck: report.stuck,
+    unexpected: report.unexpected,
+  }).toEqual({ lost: 0, duplicated: 0, stuck: 0, unexpected: 0 });
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,13 @@
 import { type RoleProcess, startRole } from "@taskflow/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Cluster, diesAtFailpoint, runScenario, sleep, startCluster } from "./cluster.ts";
+import {
+  type Cluster,
+  diesAtFailpoint,
+  expectClean,
+  runScenario,
+  sleep,
+  startCluster,
+} from "./cluster.ts";
 
 /**
  * The task pipeline under faults: processes SIGKILLed at every failpoint and at random,
@@ -24,19 +31,6 @@ beforeEach(async () => {
   if (!cluster.relay) await cluster.startRelay();
   while (cluster.workers.length < 2) await cluster.startWorker();
 });
-
-const expectClean = (report: {
-  lost: number;
-  duplicated: number;
-  stuck: number;
-  unexpected: number;
-}) =>
-  expect({
-    lost: report.lost,
-    duplicated: report.duplicated,
-    stuck: report.stuck,
-    unexpected: report.unexpected,
-  }).toEqual({ lost: 0, duplicated: 0, stuck: 0, unexpected: 0 });
 
 describe("control runs: a pipeline that breaks a rule is caught", () => {
   it("a worker that acknowledges before committing loses tasks when it is SIGKILLed", async () => {

@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Cluster,
   diesAtFailpoint,
+  expectClean,
   runScenario,
   sleep,
   startCluster,
@@ -302,19 +303,6 @@ function expectSideClean(report: SideReport, options: { resentAtMost?: number } 
   const resent = report["welcome resent"] + report["confirmations resent"];
   expect(resent).toBeLessThanOrEqual(options.resentAtMost ?? 0);
 }
-
-const expectClean = (report: {
-  lost: number;
-  duplicated: number;
-  stuck: number;
-  unexpected: number;
-}) =>
-  expect({
-    lost: report.lost,
-    duplicated: report.duplicated,
-    stuck: report.stuck,
-    unexpected: report.unexpected,
-  }).toEqual({ lost: 0, duplicated: 0, stuck: 0, unexpected: 0 });
 
 const SERVICES: TaskflowRole[] = [
   "api",

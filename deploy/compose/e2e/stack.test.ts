@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COMPOSE_ENGINES, TASKFLOW_ROLES } from "../../support/settings.ts";
 import {
   buildProjectImages,
   containers,
@@ -128,23 +129,7 @@ describe("compose.yaml, up with podman", () => {
   it("has every service healthy, the migration exited 0, and the workers scaled", async () => {
     const byService = await containers(PROJECT);
     expect(Object.keys(byService).sort()).toEqual(
-      [
-        "alerts",
-        "analytics",
-        "api",
-        "kafka",
-        "mailer",
-        "migrate",
-        "nginx",
-        "notifier",
-        "postgres",
-        "rabbitmq",
-        "redis",
-        "relay",
-        "scheduler",
-        "validator",
-        "worker",
-      ].sort(),
+      [...COMPOSE_ENGINES, "migrate", ...TASKFLOW_ROLES, "nginx"].sort(),
     );
     expect(byService.worker).toHaveLength(WORKERS);
     for (const [service, names] of Object.entries(byService)) {
@@ -166,19 +151,7 @@ describe("compose.yaml, up with podman", () => {
 
   it("runs the project's images as non-root users", async () => {
     const byService = await containers(PROJECT);
-    for (const service of [
-      "api",
-      "relay",
-      "worker",
-      "mailer",
-      "notifier",
-      "analytics",
-      "scheduler",
-      "alerts",
-      "validator",
-      "nginx",
-      "kafka",
-    ]) {
+    for (const service of [...TASKFLOW_ROLES, "nginx", "kafka"]) {
       const name = byService[service]?.[0] as string;
       const uid = (await sh("podman", ["exec", name, "id", "-u"])).trim();
       expect(uid, service).not.toBe("0");

@@ -3,7 +3,13 @@ import path from "node:path";
 import Ajv from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { packageDir, repoRoot, taskflowSettings } from "../../support/settings.ts";
+import {
+  COMPOSE_ENGINES,
+  packageDir,
+  repoRoot,
+  TASKFLOW_ROLES,
+  taskflowSettings,
+} from "../../support/settings.ts";
 import { pomKafkaVersion } from "../kafka-stand-in/build.ts";
 
 /**
@@ -89,23 +95,7 @@ describe("compose.yaml", () => {
 
   it("runs the engines, a migration, every role and nginx", () => {
     expect(Object.keys(services).sort()).toEqual(
-      [
-        "postgres",
-        "redis",
-        "rabbitmq",
-        "kafka",
-        "migrate",
-        "api",
-        "relay",
-        "worker",
-        "mailer",
-        "notifier",
-        "analytics",
-        "scheduler",
-        "alerts",
-        "validator",
-        "nginx",
-      ].sort(),
+      [...COMPOSE_ENGINES, "migrate", ...TASKFLOW_ROLES, "nginx"].sort(),
     );
     expect(services.kafka?.image).toBe(`apache/kafka:${pomKafkaVersion()}`);
     expect(services.rabbitmq?.image).toMatch(/^rabbitmq:.*management/);

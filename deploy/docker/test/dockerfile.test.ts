@@ -12,7 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../../support/settings.ts";
+import { repoRoot, TASKFLOW_ROLES } from "../../support/settings.ts";
 
 /**
  * deploy/docker/Dockerfile read as a build would run it: dependency manifests installed before
@@ -68,19 +68,7 @@ function workspaces(): string[] {
   });
 }
 
-const TARGETS = [
-  "api",
-  "relay",
-  "worker",
-  "mailer",
-  "notifier",
-  "analytics",
-  "scheduler",
-  "alerts",
-  "validator",
-  "migrate",
-  "web",
-];
+const TARGETS: string[] = [...TASKFLOW_ROLES, "migrate", "web"];
 
 describe("deploy/docker/Dockerfile", () => {
   it("extracts the dependency manifests in a stage of their own (deploy/docker/manifests.mjs)", () => {

@@ -11,6 +11,7 @@ import {
   packageDir,
   repoRoot,
   requireTools,
+  TASKFLOW_ROLES,
   taskflowSettings,
 } from "../../support/settings.ts";
 
@@ -387,20 +388,7 @@ describe.skipIf(!kubectlCommand)(
         const deployments = resources
           .filter((r) => r.kind === "Deployment")
           .map((r) => r.metadata.name);
-        expect(deployments.sort()).toEqual(
-          [
-            "alerts",
-            "analytics",
-            "api",
-            "mailer",
-            "notifier",
-            "relay",
-            "scheduler",
-            "validator",
-            "web",
-            "worker",
-          ].sort(),
-        );
+        expect(deployments.sort()).toEqual([...TASKFLOW_ROLES, "web"].sort());
         const jobs = resources.filter((r) => r.kind === "Job");
         expect(jobs.map((j) => j.metadata.name)).toEqual(["migrate"]);
         expect(jobs[0]?.spec?.template?.spec.containers[0]?.image).toMatch(/taskflow\/migrate:/);

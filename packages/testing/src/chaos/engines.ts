@@ -100,6 +100,11 @@ function alive(child: ChildProcess | undefined): boolean {
   return child !== undefined && child.exitCode === null && child.signalCode === null;
 }
 
+/** Signals a process of ours, if it is running (SIGSTOP / SIGCONT: freeze, thaw). */
+function signal(pid: number | undefined, name: NodeJS.Signals): void {
+  if (pid) process.kill(pid, name);
+}
+
 async function killChild(s: Started | undefined, signal: NodeJS.Signals = "SIGKILL") {
   if (!s || !alive(s.child)) return;
   s.child.kill(signal);
@@ -196,14 +201,8 @@ export async function startPostgres(): Promise<ChaosPostgres> {
       await current?.exited;
     },
     kill: () => killChild(current),
-    freeze() {
-      const pid = engine.pid();
-      if (pid) process.kill(pid, "SIGSTOP");
-    },
-    thaw() {
-      const pid = engine.pid();
-      if (pid) process.kill(pid, "SIGCONT");
-    },
+    freeze: () => signal(engine.pid(), "SIGSTOP"),
+    thaw: () => signal(engine.pid(), "SIGCONT"),
     async destroy() {
       engine.thaw();
       await killChild(current, "SIGQUIT");
@@ -331,14 +330,8 @@ export async function startRabbitMq(): Promise<ChaosRabbitMq> {
       }
       await killChild(current);
     },
-    freeze() {
-      const pid = vmPid();
-      if (pid) process.kill(pid, "SIGSTOP");
-    },
-    thaw() {
-      const pid = vmPid();
-      if (pid) process.kill(pid, "SIGCONT");
-    },
+    freeze: () => signal(vmPid(), "SIGSTOP"),
+    thaw: () => signal(vmPid(), "SIGCONT"),
     async stopApp() {
       await ctl("stop_app");
     },
@@ -411,14 +404,8 @@ export async function startRedis(): Promise<ChaosEngine> {
       await untilAnswers(current, answers, "redis-server", 30_000);
     },
     kill: () => killChild(current),
-    freeze() {
-      const pid = engine.pid();
-      if (pid) process.kill(pid, "SIGSTOP");
-    },
-    thaw() {
-      const pid = engine.pid();
-      if (pid) process.kill(pid, "SIGCONT");
-    },
+    freeze: () => signal(engine.pid(), "SIGSTOP"),
+    thaw: () => signal(engine.pid(), "SIGCONT"),
     async destroy() {
       engine.thaw();
       await killChild(current);
