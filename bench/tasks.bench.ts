@@ -444,7 +444,12 @@ async function postgresCpuByClient(
        FROM pg_stat_activity`,
     );
     return new Map(rows.map((r) => [r.pid, r.who]));
-  }).catch(() => new Map<number, string>());
+  }).catch((error: unknown) => {
+    console.log(
+      `  (pg_stat_activity unreadable, PostgreSQL CPU not split: ${errorMessage(error)})`,
+    );
+    return new Map<number, string>();
+  });
   const byClient: Record<string, number> = {};
   for (const [pid, seconds] of sampler.groupCpuByPid("postgres")) {
     const who = names.get(pid) ?? "postmaster or ended";

@@ -254,6 +254,7 @@ export async function startMailer(rt: Runtime): Promise<RunningRole> {
           { err: error, messageId: message.messageId },
           "email sent but not recorded in sent_emails: a rerun of its job would send it again",
         ),
+      onPruneFailed: (error) => log.warn({ err: error }, "sent_emails past retention not deleted"),
     },
   );
   const worker = createMailerWorker({

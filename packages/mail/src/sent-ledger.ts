@@ -9,6 +9,8 @@ export interface SentLedgerOptions {
   recordForMs?: number;
   /** An email went out but could not be recorded: a later rerun of its job would resend it. */
   onRecordFailed?: (error: unknown, message: OutgoingMail) => void;
+  /** Rows past the retention could not be deleted (tried again an hour later). */
+  onPruneFailed?: (error: unknown) => void;
 }
 
 const DAY_MS = 86_400_000;
@@ -78,7 +80,8 @@ export function withSentLedger(mailer: Mailer, options: SentLedgerOptions): Mail
       }
       const sent = await mailer.send(message);
       await record(message);
-      await pruneNowAndThen().catch(() => undefined);
+      // After the send, and never failing it: the email is out.
+      await pruneNowAndThen().catch((error: unknown) => options.onPruneFailed?.(error));
       return sent;
     },
 

@@ -166,11 +166,10 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions) {
   /** Records the pass's measurements; returns the transitions, whose notifications it wrote. */
   async function record(measured: Map<AlertRule, AlertMeasurement>): Promise<AlertNotification[]> {
     if (measured.size === 0) return [];
-    const at = now();
-    const names = [...measured.keys()].map((rule) => rule.name);
+    // The transitions' spans end once their transaction has committed (or failed).
     const spans: Span[] = [];
     try {
-      const transitions = await recordIn(measured, at, names, spans);
+      const transitions = await recordIn(measured, now(), spans);
       for (const span of spans) span.end();
       return transitions;
     } catch (error) {
@@ -182,9 +181,9 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions) {
   async function recordIn(
     measured: Map<AlertRule, AlertMeasurement>,
     at: Date,
-    names: string[],
     spans: Span[],
   ): Promise<AlertNotification[]> {
+    const names = [...measured.keys()].map((rule) => rule.name);
     return db.transaction().execute(async (trx) => {
       // Rows first (a new rule starts resolved), then locked: a second evaluator that got
       // here anyway (a lock lost mid-pass) waits, then sees the flipped state and does nothing.
