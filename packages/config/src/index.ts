@@ -3,6 +3,9 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { z } from "zod";
 
+/** The job queue's name when TASKFLOW_JOB_QUEUE is unset. */
+export const DEFAULT_JOB_QUEUE = "taskflow.jobs";
+
 /**
  * Every setting TaskFlow reads, parsed once at start-up from TASKFLOW_* variables.
  * Nothing else in the code base reads `process.env`: pass a `Config` (or the part you need).
@@ -53,7 +56,7 @@ const envSchema = z.object({
   TASKFLOW_JOB_QUEUE: z
     .string()
     .regex(/^[a-zA-Z0-9._-]{1,200}$/)
-    .default("taskflow.jobs"),
+    .default(DEFAULT_JOB_QUEUE),
   TASKFLOW_MAILER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(8),
   /**
    * Event stream: kafka://host:port[,host:port…], redis:// or rediss://, nats://host:port[,…];

@@ -3,7 +3,9 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { ANALYTICS_GROUP } from "@taskflow/analytics";
 import { authPlugin, type TokenService } from "@taskflow/auth";
+import { DEFAULT_JOB_QUEUE } from "@taskflow/config";
 import type { DatabaseHandle } from "@taskflow/db";
 import type { JobQueue, TaskQueue } from "@taskflow/messaging";
 import { createNotificationRepository } from "@taskflow/notifications";
@@ -131,7 +133,7 @@ export interface ApiDependencies {
   webDir?: string | undefined;
   /** Tracing on: a SERVER span per request (see http/tracing.ts); off when undefined. */
   tracer?: Tracer | undefined;
-  /** The analytics consumer group whose processed ids journeys read (default "analytics"). */
+  /** The analytics consumer group whose processed ids journeys read (default ANALYTICS_GROUP). */
   analyticsGroup?: string;
 }
 
@@ -304,8 +306,8 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(orderRoutes, { prefix: "/api/orders", orders });
   const journeys = createJourneyService({
     journeys: createJourneyRepository(deps.database.db, {
-      analyticsGroup: deps.analyticsGroup ?? "analytics",
-      jobQueue: deps.jobQueue?.name ?? "taskflow.jobs",
+      analyticsGroup: deps.analyticsGroup ?? ANALYTICS_GROUP,
+      jobQueue: deps.jobQueue?.name ?? DEFAULT_JOB_QUEUE,
     }),
   });
   await app.register(taskJourneyRoutes, { prefix: "/api/tasks", journeys });
