@@ -1,8 +1,9 @@
 /**
  * `npm run build`: the taskflow program as an ES module, packages/cli/dist/taskflow.mjs, with
- * a chunk beside it for each engine adapter loaded on first use (Kafka, NATS, Redis, SMTP:
- * a process imports only the engine clients it is configured for). Our workspace packages
- * are bundled in; npm dependencies stay imports of node_modules.
+ * chunks beside it for what is imported on first use — each engine adapter (Kafka, NATS,
+ * Redis, SMTP) and each role's service — so a process loads only the engine clients it is
+ * configured for and the services it runs. Our workspace packages are bundled in; npm
+ * dependencies stay imports of node_modules.
  * Development and tests run the TypeScript sources through tsx (bin/taskflow.js); the bundle
  * is what containers and the benchmark run: no compiler in the process, ~70 MB less memory.
  */

@@ -1,5 +1,4 @@
 import { parseArgs } from "node:util";
-import { createAccount, createUserRepository, HttpProblem } from "@taskflow/api";
 import { ConfigError, loadConfig } from "@taskflow/config";
 import {
   createDatabase,
@@ -231,6 +230,8 @@ async function user(args: string[]): Promise<void> {
   if (password.length < 8)
     throw new UsageError("the password (on standard input) needs 8 characters or more");
   const config = loadConfig();
+  // Loaded here: the API's modules are not every command's.
+  const { createAccount, createUserRepository, HttpProblem } = await import("@taskflow/api");
   const database = await createDatabase({
     url: config.database.url,
     dataDir: config.database.dataDir,

@@ -1,32 +1,11 @@
-import {
-  ALERT_WEBHOOK_DESTINATION,
-  alertWebhookPublisher,
-  createAlertEvaluator,
-  registerAlertGauges,
-} from "@taskflow/alerts";
-import {
-  createAnalyticsConsumer,
-  formatRebuildSummary,
-  rebuildAnalytics as rebuildAnalyticsAggregates,
-} from "@taskflow/analytics";
-import { buildApp, countRequests, grpcOrderValidator, isWebAppBuilt } from "@taskflow/api";
+// Each role imports its service when it starts (`await import`): in the bundle every service is
+// a chunk of its own, so a process loads the modules and npm dependencies of the roles it runs
+// only (a relay has no HTTP framework, gRPC or mail client in memory).
 import type { TokenService } from "@taskflow/auth";
 import { createHeartbeat, outboxLag, type ProcessStats } from "@taskflow/db";
-import { createMailer, withSentLedger } from "@taskflow/mail";
-import { createMailerWorker } from "@taskflow/mailer";
-import { createNotificationRepository } from "@taskflow/notifications";
-import { createNotifier } from "@taskflow/notifier";
 import { startOpsServer, tracerFor } from "@taskflow/observability";
 import { ORDERS_TOPIC } from "@taskflow/orders";
-import { createRelay, outboxPublishers } from "@taskflow/relay";
-import { createHistoryPruner, createScheduler } from "@taskflow/scheduler";
-import { createScheduleRepository, createTaskRepository, TASKS_TOPIC } from "@taskflow/tasks";
-import {
-  createProductRepository,
-  createValidatorClient,
-  createValidatorServer,
-} from "@taskflow/validator";
-import { createWorker, taskHandlersFor } from "@taskflow/worker";
+import { createTaskRepository, TASKS_TOPIC } from "@taskflow/tasks";
 import type { Runtime } from "./runtime.ts";
 import { tokenServiceFor } from "./runtime.ts";
 
@@ -118,11 +97,17 @@ export async function startApi(
   rt: Runtime,
   options: { port: number; validatorUrl?: string | undefined },
 ): Promise<RunningRole & { url: string; webApp: boolean }> {
+  const [{ buildApp, countRequests, grpcOrderValidator, isWebAppBuilt }, validators, worker] =
+    await Promise.all([
+      import("@taskflow/api"),
+      import("@taskflow/validator"),
+      import("@taskflow/worker"),
+    ]);
   refreshTaskGauges(rt);
   const tokens = tokenServiceFor(rt.config, rt.logger);
   const validatorUrl = options.validatorUrl ?? rt.config.validator.url;
   const validator = validatorUrl
-    ? createValidatorClient(validatorUrl, serviceToken(tokens, "api"))
+    ? validators.createValidatorClient(validatorUrl, serviceToken(tokens, "api"))
     : undefined;
   if (!validator) rt.logger.warn("TASKFLOW_VALIDATOR_URL unset: orders answer 503");
   const webDir = rt.config.web.dir;
@@ -133,7 +118,7 @@ export async function startApi(
     tracer: tracerFor("api"),
     database: rt.database,
     tokens,
-    handlers: taskHandlersFor(rt.config.chaos.effectUrl),
+    handlers: worker.taskHandlersFor(rt.config.chaos.effectUrl),
     logger: rt.logger.child({ role: "api" }),
     metrics: rt.metrics,
     checks: readinessChecks(rt),
@@ -169,6 +154,7 @@ export async function startApi(
 }
 
 export async function startWorker(rt: Runtime): Promise<RunningRole> {
+  const { createWorker, taskHandlersFor } = await import("@taskflow/worker");
   const worker = createWorker({
     tasks: createTaskRepository(rt.database.db),
     queue: rt.taskQueue,
@@ -204,6 +190,8 @@ const STREAM_TOPICS = [ORDERS_TOPIC, TASKS_TOPIC];
 const STREAM_PARTITIONS = 3;
 
 export async function startRelay(rt: Runtime): Promise<RunningRole> {
+  const [{ createRelay, outboxPublishers }, { ALERT_WEBHOOK_DESTINATION, alertWebhookPublisher }] =
+    await Promise.all([import("@taskflow/relay"), import("@taskflow/alerts")]);
   rt.metrics.onCollect(async () => {
     const lag = await outboxLag(rt.database.db);
     rt.metrics.outboxPending.set(lag.pending);
@@ -244,6 +232,10 @@ export async function startRelay(rt: Runtime): Promise<RunningRole> {
  * that is down does not make the mailer unready: its jobs wait and retry.
  */
 export async function startMailer(rt: Runtime): Promise<RunningRole> {
+  const [{ createMailer, withSentLedger }, { createMailerWorker }] = await Promise.all([
+    import("@taskflow/mail"),
+    import("@taskflow/mailer"),
+  ]);
   const log = rt.logger.child({ role: "mailer" });
   const mailer = withSentLedger(
     createMailer({ smtpUrl: rt.config.mail.smtpUrl, database: rt.database }),
@@ -289,6 +281,10 @@ export async function startMailer(rt: Runtime): Promise<RunningRole> {
 
 /** Turns order events into notifications and confirmation emails (its own bus queue). */
 export async function startNotifier(rt: Runtime): Promise<RunningRole> {
+  const [{ createNotifier }, { createNotificationRepository }] = await Promise.all([
+    import("@taskflow/notifier"),
+    import("@taskflow/notifications"),
+  ]);
   const notifier = createNotifier({
     tracer: tracerFor("notifier"),
     bus: rt.eventBus(),
@@ -310,6 +306,7 @@ export async function startNotifier(rt: Runtime): Promise<RunningRole> {
  * stands by. Stopping finishes and commits the batches in hand.
  */
 export async function startAnalytics(rt: Runtime): Promise<RunningRole> {
+  const { createAnalyticsConsumer } = await import("@taskflow/analytics");
   const stream = rt.eventStream();
   for (const topic of STREAM_TOPICS)
     await stream.ensureTopic(topic, { partitions: STREAM_PARTITIONS });
@@ -333,6 +330,9 @@ export async function startAnalytics(rt: Runtime): Promise<RunningRole> {
  * start (refused while an analytics consumer runs). Answers the summary line.
  */
 export async function rebuildAnalytics(rt: Runtime): Promise<string> {
+  const { formatRebuildSummary, rebuildAnalytics: rebuildAnalyticsAggregates } = await import(
+    "@taskflow/analytics"
+  );
   const stream = rt.eventStream();
   for (const topic of STREAM_TOPICS)
     await stream.ensureTopic(topic, { partitions: STREAM_PARTITIONS });
@@ -346,6 +346,8 @@ export async function rebuildAnalytics(rt: Runtime): Promise<string> {
 
 /** Fires the cron schedules (any number may run) and prunes the history past its retention. */
 export async function startScheduler(rt: Runtime): Promise<RunningRole> {
+  const [{ createHistoryPruner, createScheduler }, { createScheduleRepository }] =
+    await Promise.all([import("@taskflow/scheduler"), import("@taskflow/tasks")]);
   const scheduler = createScheduler({
     tracer: tracerFor("scheduler"),
     schedules: createScheduleRepository(rt.database.db),
@@ -371,6 +373,7 @@ export async function startScheduler(rt: Runtime): Promise<RunningRole> {
 
 /** Evaluates the alert rules (one evaluator acts at a time) and exports the gauges they read. */
 export async function startAlerts(rt: Runtime): Promise<RunningRole> {
+  const { createAlertEvaluator, registerAlertGauges } = await import("@taskflow/alerts");
   registerAlertGauges({
     metrics: rt.metrics,
     database: rt.database,
@@ -403,6 +406,7 @@ export async function startValidator(
   rt: Runtime,
   options: { host: string; port: number; opsPort?: number | undefined },
 ): Promise<RunningRole & { url: string }> {
+  const { createProductRepository, createValidatorServer } = await import("@taskflow/validator");
   const logger = rt.logger.child({ role: "validator" });
   const server = createValidatorServer({
     tracer: tracerFor("validator"),
