@@ -227,13 +227,32 @@ export async function runScenario(
   } finally {
     await load.stop();
   }
-  const faultsEndedAt = Date.now();
-  const recovery = await settle(
-    cluster.sql,
+  return settleAndReport(cluster, {
+    scenario,
     userId,
-    faultsEndedAt,
-    options.settleTimeoutMs ?? 120_000,
-  );
+    ledger,
+    since: Date.now(),
+    ...(options.settleTimeoutMs !== undefined && { settleTimeoutMs: options.settleTimeoutMs }),
+  });
+}
+
+/**
+ * Waits for `userId`'s tasks to settle after `since` (the faults' end), checks them against
+ * the ledger, keeps the report for the suite's summary and prints it — with what the
+ * unfinished tasks and the roles said when something is lost or stuck.
+ */
+export async function settleAndReport(
+  cluster: Cluster,
+  run: {
+    scenario: string;
+    userId: string;
+    ledger: Ledger;
+    since: number;
+    settleTimeoutMs?: number;
+  },
+): Promise<ChaosReport> {
+  const { scenario, userId, ledger } = run;
+  const recovery = await settle(cluster.sql, userId, run.since, run.settleTimeoutMs ?? 120_000);
   const report = await check({
     scenario,
     sql: cluster.sql,

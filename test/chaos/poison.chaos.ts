@@ -1,14 +1,14 @@
 import { type ApiClient, signUp } from "@taskflow/testing";
-import { check, formatReports, Ledger, settle } from "@taskflow/testing/chaos";
+import { Ledger, settle } from "@taskflow/testing/chaos";
 import amqplib from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Cluster,
   expectClean,
+  settleAndReport,
   sleep,
   startCluster,
   TASK_QUEUE,
-  TASKS_TOPIC,
 } from "./cluster.ts";
 
 /**
@@ -106,19 +106,7 @@ async function run(scenario: string, poison: ((chunk: number) => Promise<void>) 
   }
   await outboxEmpty();
   await Promise.all([cluster.startWorker(), cluster.startWorker()]);
-  const startedAt = Date.now();
-  const recovery = await settle(cluster.sql, userId, startedAt, 120_000);
-  const report = await check({
-    scenario,
-    sql: cluster.sql,
-    ownerId: userId,
-    ledger,
-    effects: cluster.effects.effects,
-    tasksTopic: TASKS_TOPIC,
-    recoverySeconds: recovery,
-  });
-  cluster.reports.push(report);
-  console.info(`\n${formatReports([report])}\n`);
+  const report = await settleAndReport(cluster, { scenario, userId, ledger, since: Date.now() });
   return { report, rate: await effectsPerSecond(userId) };
 }
 
