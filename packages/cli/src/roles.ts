@@ -97,17 +97,20 @@ export async function startApi(
   rt: Runtime,
   options: { port: number; validatorUrl?: string | undefined },
 ): Promise<RunningRole & { url: string; webApp: boolean }> {
-  const [{ buildApp, countRequests, grpcOrderValidator, isWebAppBuilt }, validators, worker] =
-    await Promise.all([
-      import("@taskflow/api"),
-      import("@taskflow/validator"),
-      import("@taskflow/worker"),
-    ]);
+  const [
+    { buildApp, countRequests, grpcOrderValidator, isWebAppBuilt },
+    { createValidatorClient },
+    { taskHandlersFor },
+  ] = await Promise.all([
+    import("@taskflow/api"),
+    import("@taskflow/validator"),
+    import("@taskflow/worker/handlers"),
+  ]);
   refreshTaskGauges(rt);
   const tokens = tokenServiceFor(rt.config, rt.logger);
   const validatorUrl = options.validatorUrl ?? rt.config.validator.url;
   const validator = validatorUrl
-    ? validators.createValidatorClient(validatorUrl, serviceToken(tokens, "api"))
+    ? createValidatorClient(validatorUrl, serviceToken(tokens, "api"))
     : undefined;
   if (!validator) rt.logger.warn("TASKFLOW_VALIDATOR_URL unset: orders answer 503");
   const webDir = rt.config.web.dir;
@@ -118,7 +121,7 @@ export async function startApi(
     tracer: tracerFor("api"),
     database: rt.database,
     tokens,
-    handlers: worker.taskHandlersFor(rt.config.chaos.effectUrl),
+    handlers: taskHandlersFor(rt.config.chaos.effectUrl),
     logger: rt.logger.child({ role: "api" }),
     metrics: rt.metrics,
     checks: readinessChecks(rt),
