@@ -97,27 +97,21 @@ export async function startApi(
   rt: Runtime,
   options: { port: number; validatorUrl?: string | undefined },
 ): Promise<RunningRole & { url: string; webApp: boolean }> {
-  const [
-    { buildApp, countRequests, grpcOrderValidator, isWebAppBuilt },
-    { createValidatorClient },
-    { taskHandlersFor },
-  ] = await Promise.all([
+  const [{ buildApp, countRequests, isWebAppBuilt }, { taskHandlersFor }] = await Promise.all([
     import("@taskflow/api"),
-    import("@taskflow/validator"),
     import("@taskflow/worker/handlers"),
   ]);
   refreshTaskGauges(rt);
   const tokens = tokenServiceFor(rt.config, rt.logger);
   const validatorUrl = options.validatorUrl ?? rt.config.validator.url;
-  const validator = validatorUrl
-    ? createValidatorClient(validatorUrl, serviceToken(tokens, "api"))
-    : undefined;
+  // gRPC is loaded only by an API that has a validator to call.
+  const validator = validatorUrl ? await validatorClient(validatorUrl, tokens) : undefined;
   if (!validator) rt.logger.warn("TASKFLOW_VALIDATOR_URL unset: orders answer 503");
   const webDir = rt.config.web.dir;
   if (webDir === undefined)
     rt.logger.warn("no web app: TASKFLOW_WEB_DIR is unset and @taskflow/web is not installed");
   const app = await buildApp({
-    ...(validator ? { orderValidator: grpcOrderValidator(validator, tracerFor("api")) } : {}),
+    ...(validator && { orderValidator: validator.orders }),
     tracer: tracerFor("api"),
     database: rt.database,
     tokens,
@@ -148,12 +142,22 @@ export async function startApi(
       name: "api",
       async stop() {
         await app.close();
-        validator?.close();
+        validator?.client.close();
       },
     },
     { concurrency: 0, stats: () => requests.stats },
   );
   return { ...role, url, webApp };
+}
+
+/** The validator's gRPC client, and the orders use case's view of it (traced as the api). */
+async function validatorClient(url: string, tokens: TokenService) {
+  const [{ createValidatorClient }, { grpcOrderValidator }] = await Promise.all([
+    import("@taskflow/validator/client"),
+    import("@taskflow/api/grpc-order-validator"),
+  ]);
+  const client = createValidatorClient(url, serviceToken(tokens, "api"));
+  return { client, orders: grpcOrderValidator(client, tracerFor("api")) };
 }
 
 export async function startWorker(rt: Runtime): Promise<RunningRole> {

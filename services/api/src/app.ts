@@ -28,7 +28,6 @@ import {
   ProblemSchema,
   registerProblemHandlers,
 } from "./http/problem.ts";
-import { createRateLimitRedis, RATE_LIMIT_KEY_PREFIX } from "./http/rate-limit-redis.ts";
 import { registerTracing } from "./http/tracing.ts";
 import { validatorCompiler } from "./http/validation.ts";
 import { createAnalyticsRepository } from "./modules/analytics/analytics.repository.ts";
@@ -139,6 +138,9 @@ export interface ApiDependencies {
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
+/** The rate-limit counters' key prefix in Redis when none is given: the same for every API process. */
+export const RATE_LIMIT_KEY_PREFIX = "taskflow:rate-limit:";
+
 /**
  * Request headers, all together (Node's default is 16 KiB). Room for an access token of up to
  * about 16 KiB in the Authorization header or the session cookie, so that an oversized token
@@ -226,8 +228,12 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
+  // ioredis is loaded only by an API that counts in Redis.
   const rateLimitRedis = deps.rateLimitRedisUrl
-    ? createRateLimitRedis(deps.rateLimitRedisUrl, deps.logger)
+    ? (await import("./http/rate-limit-redis.ts")).createRateLimitRedis(
+        deps.rateLimitRedisUrl,
+        deps.logger,
+      )
     : undefined;
   if (rateLimitRedis) app.addHook("onClose", async () => rateLimitRedis.disconnect());
   // preHandler: the key includes the email from the parsed body.

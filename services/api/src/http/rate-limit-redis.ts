@@ -1,8 +1,5 @@
 import { Redis } from "ioredis";
 
-/** The rate-limit counters' key prefix when none is given: the same for every API process. */
-export const RATE_LIMIT_KEY_PREFIX = "taskflow:rate-limit:";
-
 /** Where the connection reports an outage and its end. */
 export interface RateLimitRedisLog {
   warn(details: object, message: string): void;

@@ -1,6 +1,6 @@
 import { FieldErrorCode } from "@taskflow/contracts";
 import { endSpan, SpanKind, startSpan, type Tracer, traceparentOf } from "@taskflow/observability";
-import { type ValidatorClient, ValidatorUnavailableError } from "@taskflow/validator";
+import { type ValidatorClient, ValidatorUnavailableError } from "@taskflow/validator/client";
 import { type OrderValidator, type Product, ValidatorUnavailable } from "./order-validator.ts";
 
 /** The validator service's gRPC client, in the words of the orders use case. */
