@@ -230,7 +230,7 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
 
   // ioredis is loaded only by an API that counts in Redis.
   const rateLimitRedis = deps.rateLimitRedisUrl
-    ? (await import("./http/rate-limit-redis.ts")).createRateLimitRedis(
+    ? await (await import("./http/rate-limit-redis.ts")).createRateLimitRedis(
         deps.rateLimitRedisUrl,
         deps.logger,
       )

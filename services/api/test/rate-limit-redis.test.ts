@@ -119,7 +119,7 @@ describe("rate limits shared through Redis by several API processes", () => {
 describe("the rate-limit Redis connection", () => {
   it("logs an outage once, not once per reconnection attempt", async () => {
     const warnings: string[] = [];
-    const redis = createRateLimitRedis(DEAD_REDIS_URL, {
+    const redis = await createRateLimitRedis(DEAD_REDIS_URL, {
       warn: (_details, message) => warnings.push(message),
       info: () => {},
     });

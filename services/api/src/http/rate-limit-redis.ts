@@ -14,8 +14,12 @@ export interface RateLimitRedisLog {
  * at once (no offline queue), one that gets no answer fails after `commandTimeout`, and the
  * limiter then lets the request through (its `skipOnError`). Requests are not limited until
  * Redis answers again; the outage is logged when it starts and when it ends, not per request.
+ *
+ * Resolves once the connection is ready or its first attempt failed (at most `connectTimeout`),
+ * so that a starting API counts its first requests too instead of letting them through while
+ * it still connects.
  */
-export function createRateLimitRedis(url: string, log: RateLimitRedisLog): Redis {
+export async function createRateLimitRedis(url: string, log: RateLimitRedisLog): Promise<Redis> {
   const redis = new Redis(url, {
     connectionName: "taskflow-rate-limit",
     enableOfflineQueue: false,
@@ -38,6 +42,13 @@ export function createRateLimitRedis(url: string, log: RateLimitRedisLog): Redis
     if (!down) return;
     down = false;
     log.info("rate-limit Redis answers again: rate limits apply");
+  });
+  await new Promise<void>((resolve) => {
+    const settled = () => {
+      redis.off("ready", settled).off("error", settled);
+      resolve();
+    };
+    redis.once("ready", settled).once("error", settled);
   });
   return redis;
 }
