@@ -1,4 +1,11 @@
-import { appendToOutbox, type Database, type Kysely, type OrderRow, pageOf } from "@taskflow/db";
+import {
+  appendToOutbox,
+  type Database,
+  type Kysely,
+  type OrderRow,
+  type OutboxMessage,
+  pageOf,
+} from "@taskflow/db";
 import { EVENT_BUS_DESTINATION, eventEnvelope, eventStreamDestination } from "@taskflow/messaging";
 import { uuidv7 } from "uuidv7";
 import { ORDER_CREATED, ORDERS_TOPIC, type OrderCreated, type OrderLine } from "./order.ts";
@@ -31,21 +38,51 @@ export interface OrderPage {
   nextCursor: string | null;
 }
 
+/**
+ * The order's `order.created` event, for the event bus (notifications) and for the `orders`
+ * stream (analytics). Its id is the order's, so a journey finds what consumed it.
+ */
+function orderCreatedMessages(input: NewOrder, order: OrderRow): OutboxMessage[] {
+  const event = eventEnvelope<OrderCreated>(
+    ORDER_CREATED,
+    {
+      order_id: order.id,
+      owner_id: order.owner_id,
+      items: order.items,
+      total_cents: Number(order.total_cents),
+      currency: order.currency,
+      created_at: order.created_at.toISOString(),
+    },
+    { id: order.id, occurredAt: order.created_at },
+  );
+  const headers = input.traceparent
+    ? { ...input.headers, traceparent: input.traceparent }
+    : (input.headers ?? {});
+  return [
+    { destination: EVENT_BUS_DESTINATION, key: ORDER_CREATED, payload: event, headers },
+    { destination: eventStreamDestination(ORDERS_TOPIC), key: order.id, payload: event, headers },
+  ];
+}
+
 /** The orders table's only writer; reads are scoped by owner. */
 export function createOrderRepository(db: Kysely<Database>) {
-  return {
-    /**
-     * Stores the order and its `order.created` event — for the event bus (notifications)
-     * and for the `orders` stream (analytics) — in one transaction.
-     */
-    async create(input: NewOrder): Promise<CreateOrderOutcome> {
-      return db.transaction().execute(async (trx) => {
-        const order = await trx
-          .insertInto("orders")
-          .values({
-            id: uuidv7(),
+  /**
+   * Stores several orders and their events in one transaction of three statements, whatever
+   * their number (the API group-commits the orders its requests place at the same time).
+   * One outcome per input, in order. A reused Idempotency-Key replays its first order — also
+   * when two inputs of one batch carry it: the first is stored, the others replay it.
+   */
+  async function createMany(inputs: readonly NewOrder[]): Promise<CreateOrderOutcome[]> {
+    if (inputs.length === 0) return [];
+    return db.transaction().execute(async (trx) => {
+      const ids = inputs.map(() => uuidv7());
+      const inserted = await trx
+        .insertInto("orders")
+        .values(
+          inputs.map((input, i) => ({
+            id: ids[i] as string,
             owner_id: input.ownerId,
-            status: "CONFIRMED",
+            status: "CONFIRMED" as const,
             items: JSON.stringify(input.items),
             total_cents: input.totalCents,
             currency: input.currency,
@@ -54,53 +91,67 @@ export function createOrderRepository(db: Kysely<Database>) {
             request_hash: input.requestHash ?? null,
             traceparent: input.traceparent ?? null,
             validated_ms: input.validatedMs ?? null,
-          })
-          .onConflict((oc) =>
-            oc
-              .columns(["owner_id", "idempotency_key"])
-              .where("idempotency_key", "is not", null)
-              .doNothing(),
-          )
-          .returningAll()
-          .executeTakeFirst();
-        if (!order) {
-          const first = await trx
+          })),
+        )
+        .onConflict((oc) =>
+          oc
+            .columns(["owner_id", "idempotency_key"])
+            .where("idempotency_key", "is not", null)
+            .doNothing(),
+        )
+        .returningAll()
+        .execute();
+      const byId = new Map(inserted.map((order) => [order.id, order]));
+      const skipped = inputs.filter((_, i) => !byId.has(ids[i] as string));
+      // Reused keys (rare): the first order of each, committed by now (the insert waited for it).
+      const existing = skipped.length
+        ? await trx
             .selectFrom("orders")
             .selectAll()
-            .where("owner_id", "=", input.ownerId)
-            .where("idempotency_key", "=", input.idempotencyKey ?? null)
-            .executeTakeFirstOrThrow();
-          const sameBody = first.request_hash === (input.requestHash ?? null);
-          return { kind: sameBody ? "replayed" : "key_reused", order: first };
-        }
-        const event = eventEnvelope<OrderCreated>(
-          ORDER_CREATED,
-          {
-            order_id: order.id,
-            owner_id: order.owner_id,
-            items: order.items,
-            total_cents: Number(order.total_cents),
-            currency: order.currency,
-            created_at: order.created_at.toISOString(),
-          },
-          // The order's one event: its id is the order's, so a journey finds what consumed it.
-          { id: order.id, occurredAt: order.created_at },
+            .where((eb) =>
+              eb.or(
+                skipped.map((input) =>
+                  eb.and([
+                    eb("owner_id", "=", input.ownerId),
+                    eb("idempotency_key", "=", input.idempotencyKey ?? null),
+                  ]),
+                ),
+              ),
+            )
+            .execute()
+        : [];
+      await appendToOutbox(
+        trx,
+        inputs.flatMap((input, i) => {
+          const order = byId.get(ids[i] as string);
+          return order ? orderCreatedMessages(input, order) : [];
+        }),
+      );
+      return inputs.map((input, i): CreateOrderOutcome => {
+        const order = byId.get(ids[i] as string);
+        if (order) return { kind: "created", order };
+        const first = existing.find(
+          (e) => e.owner_id === input.ownerId && e.idempotency_key === input.idempotencyKey,
         );
-        const headers = input.traceparent
-          ? { ...input.headers, traceparent: input.traceparent }
-          : (input.headers ?? {});
-        await appendToOutbox(trx, [
-          { destination: EVENT_BUS_DESTINATION, key: ORDER_CREATED, payload: event, headers },
-          {
-            destination: eventStreamDestination(ORDERS_TOPIC),
-            key: order.id,
-            payload: event,
-            headers,
-          },
-        ]);
-        return { kind: "created", order };
+        if (!first) throw new Error("idempotency conflict without a stored order");
+        const sameBody = first.request_hash === (input.requestHash ?? null);
+        return { kind: sameBody ? "replayed" : "key_reused", order: first };
       });
+    });
+  }
+
+  return {
+    /**
+     * Stores the order and its `order.created` event — for the event bus (notifications)
+     * and for the `orders` stream (analytics) — in one transaction.
+     */
+    async create(input: NewOrder): Promise<CreateOrderOutcome> {
+      const [outcome] = await createMany([input]);
+      if (!outcome) throw new Error("createMany returned no outcome");
+      return outcome;
     },
+
+    createMany,
 
     async get(ownerId: string, id: string): Promise<OrderRow | undefined> {
       return db

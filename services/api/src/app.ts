@@ -308,6 +308,7 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
   const orders = createOrderService({
     orders: createOrderRepository(deps.database.db),
     validator: deps.orderValidator ?? noValidator,
+    onBatch: (size) => deps.metrics.batchSize.observe({ batch: "order_creates" }, size),
   });
   await app.register(orderRoutes, { prefix: "/api/orders", orders });
   const journeys = createJourneyService({

@@ -1,3 +1,4 @@
+import { createOrderRepository, type NewOrder } from "@taskflow/orders";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppFixture, openAppFixture, signUp } from "./app-fixture.ts";
 
@@ -161,6 +162,60 @@ describe("POST /api/orders", () => {
     expect(again.headers["idempotent-replayed"]).toBe("true");
     const other = await place(user.auth, { items: [{ sku: "HB-700", quantity: 2 }] }, key);
     expect(other.statusCode).toBe(409);
+  });
+
+  it("places orders that arrive together in one transaction, each with its answer and its two events", async () => {
+    const user = await signUp(fixture().app);
+    const [ordersBefore, outboxBefore] = [await count("orders"), await count("outbox")];
+    const bodies = [1, 2, 3, 4, 5].map((quantity) => ({ items: [{ sku: "HB-700", quantity }] }));
+    const answers = await Promise.all(bodies.map((body) => place(user.auth, body)));
+    expect(answers.map((a) => a.statusCode)).toEqual([201, 201, 201, 201, 201]);
+    expect(new Set(answers.map((a) => a.json().id)).size).toBe(5);
+    expect(answers.map((a) => a.json().items[0].quantity)).toEqual([1, 2, 3, 4, 5]);
+    expect(await count("orders")).toBe(ordersBefore + 5);
+    expect(await count("outbox")).toBe(outboxBefore + 10);
+  });
+});
+
+describe("storing a batch of orders", () => {
+  it("stores the first of the inputs that share an Idempotency-Key and replays it to the others (409 outcome for another body)", async () => {
+    const user = await signUp(fixture().app);
+    const orders = createOrderRepository(fixture().database.db);
+    const order = (key: string | undefined, hash: string | undefined): NewOrder => ({
+      ownerId: user.id,
+      items: [
+        {
+          sku: "HB-700",
+          name: "Headphones",
+          quantity: 1,
+          unit_price_cents: 100,
+          line_total_cents: 100,
+        },
+      ],
+      totalCents: 100,
+      currency: "EUR",
+      note: null,
+      idempotencyKey: key,
+      requestHash: hash,
+    });
+    const key = `batch-${Date.now()}`;
+    const outboxBefore = await count("outbox");
+    const outcomes = await orders.createMany([
+      order(key, "body-a"),
+      order(undefined, undefined),
+      order(key, "body-a"),
+      order(key, "body-b"),
+    ]);
+    expect(outcomes.map((o) => o.kind)).toEqual(["created", "created", "replayed", "key_reused"]);
+    const [first, other, replayed, refused] = outcomes.map((o) => o.order.id);
+    expect(replayed).toBe(first);
+    expect(refused).toBe(first);
+    expect(other).not.toBe(first);
+    // Events for the two stored orders only.
+    expect(await count("outbox")).toBe(outboxBefore + 4);
+    // A later batch with the key replays the stored order.
+    const [later] = await orders.createMany([order(key, "body-a")]);
+    expect(later).toMatchObject({ kind: "replayed", order: { id: first } });
   });
 });
 

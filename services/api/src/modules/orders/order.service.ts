@@ -1,4 +1,11 @@
-import { type OrderRepository, type OrderView, toOrderView } from "@taskflow/orders";
+import { GroupCommitter } from "@taskflow/db";
+import {
+  type CreateOrderOutcome,
+  type NewOrder,
+  type OrderRepository,
+  type OrderView,
+  toOrderView,
+} from "@taskflow/orders";
 import { decodeCursor, encodeCursor, isUuid } from "../../http/cursor.ts";
 import { requestFingerprint } from "../../http/fingerprint.ts";
 import { HttpProblem } from "../../http/problem.ts";
@@ -23,15 +30,25 @@ const unavailable = () =>
     headers: { "retry-after": String(RETRY_AFTER_SECONDS) },
   });
 
-/** The order use cases behind /api/orders and /api/products. */
+/**
+ * The order use cases behind /api/orders and /api/products. The orders that requests place
+ * at the same time are stored together (one transaction, one fsync, one wake-up of the relay):
+ * one transaction per order made every order's commit wait for the previous one's.
+ */
 export function createOrderService(deps: {
   orders: OrderRepository;
   validator: OrderValidator;
   /** How long the validator may take (gRPC deadline). */
   validationDeadlineMs?: number;
+  /** Told the size of each batch of orders stored together. */
+  onBatch?: (size: number) => void;
 }) {
   const { orders, validator } = deps;
   const deadlineMs = deps.validationDeadlineMs ?? 2_000;
+  const creates = new GroupCommitter<NewOrder, CreateOrderOutcome>(
+    (batch) => orders.createMany(batch),
+    { onFlush: deps.onBatch },
+  );
 
   return {
     /**
@@ -68,7 +85,7 @@ export function createOrderService(deps: {
           })),
         });
       }
-      const outcome = await orders.create({
+      const outcome = await creates.submit({
         ownerId,
         items: verdict.items,
         totalCents: verdict.totalCents,
