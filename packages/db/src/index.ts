@@ -2,6 +2,7 @@ export { type Kysely, type KyselyPlugin, type RawBuilder, sql, type Transaction 
 export * from "./database.ts";
 export * from "./group-commit.ts";
 export * from "./heartbeats.ts";
+export * from "./idempotency.ts";
 export * from "./migrator.ts";
 export * from "./outbox.ts";
 export * from "./page.ts";

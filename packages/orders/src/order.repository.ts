@@ -5,6 +5,8 @@ import {
   type OrderRow,
   type OutboxMessage,
   pageOf,
+  replayOf,
+  storedUnderKeys,
 } from "@taskflow/db";
 import { EVENT_BUS_DESTINATION, eventEnvelope, eventStreamDestination } from "@taskflow/messaging";
 import { uuidv7 } from "uuidv7";
@@ -105,20 +107,7 @@ export function createOrderRepository(db: Kysely<Database>) {
       const skipped = inputs.filter((_, i) => !byId.has(ids[i] as string));
       // Reused keys (rare): the first order of each, committed by now (the insert waited for it).
       const existing = skipped.length
-        ? await trx
-            .selectFrom("orders")
-            .selectAll()
-            .where((eb) =>
-              eb.or(
-                skipped.map((input) =>
-                  eb.and([
-                    eb("owner_id", "=", input.ownerId),
-                    eb("idempotency_key", "=", input.idempotencyKey ?? null),
-                  ]),
-                ),
-              ),
-            )
-            .execute()
+        ? await trx.selectFrom("orders").selectAll().where(storedUnderKeys(skipped)).execute()
         : [];
       await appendToOutbox(
         trx,
@@ -130,12 +119,8 @@ export function createOrderRepository(db: Kysely<Database>) {
       return inputs.map((input, i): CreateOrderOutcome => {
         const order = byId.get(ids[i] as string);
         if (order) return { kind: "created", order };
-        const first = existing.find(
-          (e) => e.owner_id === input.ownerId && e.idempotency_key === input.idempotencyKey,
-        );
-        if (!first) throw new Error("idempotency conflict without a stored order");
-        const sameBody = first.request_hash === (input.requestHash ?? null);
-        return { kind: sameBody ? "replayed" : "key_reused", order: first };
+        const { kind, row } = replayOf(input, existing);
+        return { kind, order: row };
       });
     });
   }

@@ -3,7 +3,9 @@ import {
   type Kysely,
   PREPARED,
   pageOf,
+  replayOf,
   sql,
+  storedUnderKeys,
   type TaskRow,
   type TaskStatus,
 } from "@taskflow/db";
@@ -153,31 +155,14 @@ export function createTaskRepository(db: Kysely<Database>) {
       const skipped = inputs.filter((_, i) => !byId.has(ids[i] as string));
       // Reused keys (rare): the first task of each, committed by now (the insert waited for it).
       const existing = skipped.length
-        ? await db
-            .selectFrom("tasks")
-            .selectAll()
-            .where((eb) =>
-              eb.or(
-                skipped.map((input) =>
-                  eb.and([
-                    eb("owner_id", "=", input.ownerId),
-                    eb("idempotency_key", "=", input.idempotencyKey ?? null),
-                  ]),
-                ),
-              ),
-            )
-            .execute()
+        ? await db.selectFrom("tasks").selectAll().where(storedUnderKeys(skipped)).execute()
         : [];
       return inputs.map((input, i): CreateOutcome => {
         const created = byId.get(ids[i] as string);
         if (created) return { kind: "created", task: created };
-        const first = existing.find(
-          (e) => e.owner_id === input.ownerId && e.idempotency_key === input.idempotencyKey,
-        );
-        if (!first) throw new Error("idempotency conflict without a stored task");
         // Two requests in one batch with one key: the first inserted, the others replay it.
-        const sameBody = first.request_hash === (input.requestHash ?? null);
-        return { kind: sameBody ? "replayed" : "key_reused", task: first };
+        const { kind, row } = replayOf(input, existing);
+        return { kind, task: row };
       });
     },
 
