@@ -68,75 +68,63 @@ function orderCreatedMessages(input: NewOrder, order: OrderRow): OutboxMessage[]
 
 /** The orders table's only writer; reads are scoped by owner. */
 export function createOrderRepository(db: Kysely<Database>) {
-  /**
-   * Stores several orders and their events in one transaction of three statements, whatever
-   * their number (the API group-commits the orders its requests place at the same time).
-   * One outcome per input, in order. A reused Idempotency-Key replays its first order — also
-   * when two inputs of one batch carry it: the first is stored, the others replay it.
-   */
-  async function createMany(inputs: readonly NewOrder[]): Promise<CreateOrderOutcome[]> {
-    if (inputs.length === 0) return [];
-    return db.transaction().execute(async (trx) => {
-      const ids = inputs.map(() => uuidv7());
-      const inserted = await trx
-        .insertInto("orders")
-        .values(
-          inputs.map((input, i) => ({
-            id: ids[i] as string,
-            owner_id: input.ownerId,
-            status: "CONFIRMED" as const,
-            items: JSON.stringify(input.items),
-            total_cents: input.totalCents,
-            currency: input.currency,
-            note: input.note,
-            idempotency_key: input.idempotencyKey ?? null,
-            request_hash: input.requestHash ?? null,
-            traceparent: input.traceparent ?? null,
-            validated_ms: input.validatedMs ?? null,
-          })),
-        )
-        .onConflict((oc) =>
-          oc
-            .columns(["owner_id", "idempotency_key"])
-            .where("idempotency_key", "is not", null)
-            .doNothing(),
-        )
-        .returningAll()
-        .execute();
-      const byId = new Map(inserted.map((order) => [order.id, order]));
-      const skipped = inputs.filter((_, i) => !byId.has(ids[i] as string));
-      // Reused keys (rare): the first order of each, committed by now (the insert waited for it).
-      const existing = skipped.length
-        ? await trx.selectFrom("orders").selectAll().where(storedUnderKeys(skipped)).execute()
-        : [];
-      await appendToOutbox(
-        trx,
-        inputs.flatMap((input, i) => {
-          const order = byId.get(ids[i] as string);
-          return order ? orderCreatedMessages(input, order) : [];
-        }),
-      );
-      return inputs.map((input, i): CreateOrderOutcome => {
-        const order = byId.get(ids[i] as string);
-        if (order) return { kind: "created", order };
-        const { kind, row } = replayOf(input, existing);
-        return { kind, order: row };
-      });
-    });
-  }
-
   return {
     /**
-     * Stores the order and its `order.created` event — for the event bus (notifications)
-     * and for the `orders` stream (analytics) — in one transaction.
+     * Stores several orders and their events in one transaction of three statements, whatever
+     * their number (the API group-commits the orders its requests place at the same time).
+     * One outcome per input, in order. A reused Idempotency-Key replays its first order — also
+     * when two inputs of one batch carry it: the first is stored, the others replay it.
      */
-    async create(input: NewOrder): Promise<CreateOrderOutcome> {
-      const [outcome] = await createMany([input]);
-      if (!outcome) throw new Error("createMany returned no outcome");
-      return outcome;
+    async createMany(inputs: readonly NewOrder[]): Promise<CreateOrderOutcome[]> {
+      if (inputs.length === 0) return [];
+      return db.transaction().execute(async (trx) => {
+        const ids = inputs.map(() => uuidv7());
+        const inserted = await trx
+          .insertInto("orders")
+          .values(
+            inputs.map((input, i) => ({
+              id: ids[i] as string,
+              owner_id: input.ownerId,
+              status: "CONFIRMED" as const,
+              items: JSON.stringify(input.items),
+              total_cents: input.totalCents,
+              currency: input.currency,
+              note: input.note,
+              idempotency_key: input.idempotencyKey ?? null,
+              request_hash: input.requestHash ?? null,
+              traceparent: input.traceparent ?? null,
+              validated_ms: input.validatedMs ?? null,
+            })),
+          )
+          .onConflict((oc) =>
+            oc
+              .columns(["owner_id", "idempotency_key"])
+              .where("idempotency_key", "is not", null)
+              .doNothing(),
+          )
+          .returningAll()
+          .execute();
+        const byId = new Map(inserted.map((order) => [order.id, order]));
+        const skipped = inputs.filter((_, i) => !byId.has(ids[i] as string));
+        // Reused keys (rare): the first order of each, committed by now (the insert waited for it).
+        const existing = skipped.length
+          ? await trx.selectFrom("orders").selectAll().where(storedUnderKeys(skipped)).execute()
+          : [];
+        await appendToOutbox(
+          trx,
+          inputs.flatMap((input, i) => {
+            const order = byId.get(ids[i] as string);
+            return order ? orderCreatedMessages(input, order) : [];
+          }),
+        );
+        return inputs.map((input, i): CreateOrderOutcome => {
+          const order = byId.get(ids[i] as string);
+          if (order) return { kind: "created", order };
+          const { kind, row } = replayOf(input, existing);
+          return { kind, order: row };
+        });
+      });
     },
-
-    createMany,
 
     async get(ownerId: string, id: string): Promise<OrderRow | undefined> {
       return db

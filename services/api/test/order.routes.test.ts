@@ -164,7 +164,7 @@ describe("POST /api/orders", () => {
     expect(other.statusCode).toBe(409);
   });
 
-  it("places orders that arrive together in one transaction, each with its answer and its two events", async () => {
+  it("answers orders placed at the same time each with an order of its own and its two events", async () => {
     const user = await signUp(fixture().app);
     const [ordersBefore, outboxBefore] = [await count("orders"), await count("outbox")];
     const bodies = [1, 2, 3, 4, 5].map((quantity) => ({ items: [{ sku: "HB-700", quantity }] }));
