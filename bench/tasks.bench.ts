@@ -91,6 +91,7 @@ interface Options {
   amqpUrl: string;
   workerConcurrency: number | undefined;
   waitQuiet: number;
+  warmup: number;
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -107,6 +108,10 @@ const HELP = `Usage: npm run bench -- [options]
   --watch sse|poll            completion from GET /api/events (default), or from counters + SQL only
   --worker-concurrency K      TASKFLOW_WORKER_CONCURRENCY for the worker (default: TaskFlow's own)
   --profile api,relay,worker  write V8 CPU profiles of those processes (node --cpu-prof)
+  --warmup W                  before each measurement, W tasks from another user, driven the same
+                              way and waited for until DONE, so that the figures are those of
+                              warm processes (JIT, pools, caches); reported on their own line
+                              (default 3000, 0 = measure from a cold start)
   --wait-quiet S              before each measurement, wait up to S s for other processes to go
                               quiet (the machine is shared; default 60, 0 = do not wait)
   --keep                      keep the temporary folder (logs, profiles) of each run
@@ -134,6 +139,7 @@ function parseOptions(argv: string[]): Options {
       profile: { type: "string", default: "" },
       keep: { type: "boolean", default: false },
       "wait-quiet": { type: "string", default: "60" },
+      warmup: { type: "string", default: "3000" },
       "pg-url": { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
       "amqp-url": { type: "string", default: "amqp://guest:guest@127.0.0.1:5672" },
       json: { type: "boolean", default: false },
@@ -197,6 +203,7 @@ function parseOptions(argv: string[]): Options {
         ? undefined
         : positive("worker-concurrency", values["worker-concurrency"]),
     waitQuiet: Number(values["wait-quiet"]) || 0,
+    warmup: values.warmup === "0" ? 0 : positive("warmup", values.warmup),
   };
 }
 
@@ -392,8 +399,19 @@ interface RunFigures {
    */
   pgCpuByClient: Record<string, number> | undefined;
   startupSeconds: number;
+  warmup: WarmupFigures | undefined;
   profiles: string | undefined;
   notes: string[];
+}
+
+/** The warm-up before the measurement: what a cold pipeline answers. */
+interface WarmupFigures {
+  n: number;
+  accepted: number;
+  acceptedPerSecond: number;
+  post: Summary;
+  /** First POST to the last of its tasks DONE (the counters, polled every 50 ms). */
+  secondsToAllDone: number | undefined;
 }
 
 interface PgActivity {
@@ -473,6 +491,83 @@ async function pgActivity(dbUrl: string): Promise<PgActivity> {
       deleted: Number(row?.deleted ?? 0),
     };
   });
+}
+
+/** Registers and logs in a fresh user. */
+async function signUp(port: number): Promise<{ id: string; token: string }> {
+  const email = `bench-${randomHex(6)}@example.com`;
+  const password = randomSecret(24);
+  const registered = await jsonRequest<{ id: string }>(port, "POST", "/api/auth/register", {
+    body: { email, password, name: "bench" },
+  });
+  if (registered.status !== 201)
+    throw new Error(`register answered ${registered.status}: ${JSON.stringify(registered.body)}`);
+  const login = await jsonRequest<{ access_token: string }>(port, "POST", "/api/auth/login", {
+    body: { email, password },
+  });
+  if (login.status !== 200 || !login.body.access_token)
+    throw new Error(`login answered ${login.status}: ${JSON.stringify(login.body)}`);
+  return { id: registered.body.id, token: login.body.access_token };
+}
+
+/** The request every client sends: POST /api/tasks with the run's handler. */
+function taskPost(port: number, token: string, handler: Options["handler"]) {
+  return {
+    port,
+    path: "/api/tasks",
+    headers: { authorization: `Bearer ${token}` },
+    body: Buffer.from(JSON.stringify({ type: handler.type, payload: handler.payload })),
+  };
+}
+
+/** The caller's tasks by status (GET /api/tasks/stats: the running counters). */
+async function taskCounts(port: number, token: string): Promise<Record<string, number>> {
+  const answer = await jsonRequest<Record<string, number>>(port, "GET", "/api/tasks/stats", {
+    token,
+  });
+  if (answer.status !== 200) throw new Error(`GET /api/tasks/stats answered ${answer.status}`);
+  return answer.body;
+}
+
+/**
+ * Drives `options.warmup` tasks through the pipeline the way the measurement will, and waits
+ * until they are DONE: the measurement then sees processes as a server that has been running
+ * has them (hot paths compiled by the JIT, pools open, PostgreSQL's caches filled), as
+ * benchmarks of servers do (TechEmpower's warm-up, JMH's warm-up iterations). Its own figures
+ * are those of a cold start, and are printed.
+ */
+async function warmUp(
+  options: Options,
+  port: number,
+  token: string,
+  concurrency: number,
+): Promise<WarmupFigures> {
+  const poster = createPoster(options.client, taskPost(port, token, options.handler), concurrency);
+  const driven = await drive({
+    send: poster.send,
+    concurrency,
+    n: options.warmup,
+    expectStatus: 202,
+    parseId: false,
+  });
+  poster.close();
+  const deadline = performance.now() + (60 + options.warmup / 500) * 1000;
+  let secondsToAllDone: number | undefined;
+  while (performance.now() < deadline) {
+    const counts = await taskCounts(port, token);
+    if ((counts.DONE ?? 0) >= driven.ok) {
+      secondsToAllDone = (performance.now() - driven.firstStart) / 1000;
+      break;
+    }
+    await sleep(50);
+  }
+  return {
+    n: options.warmup,
+    accepted: driven.ok,
+    acceptedPerSecond: driven.ok / ((driven.lastOk - driven.firstStart) / 1000),
+    post: summarize(driven.okLatencies),
+    secondsToAllDone,
+  };
 }
 
 async function runPipeline(
@@ -565,20 +660,15 @@ async function runPipeline(
     sampler.track("bench", process.pid);
     sampler.start();
 
-    // A user and a token.
-    const email = `bench-${randomHex(6)}@example.com`;
-    const password = randomSecret(24);
-    const registered = await jsonRequest(apiPort, "POST", "/api/auth/register", {
-      body: { email, password, name: "bench" },
-    });
-    if (registered.status !== 201)
-      throw new Error(`register answered ${registered.status}: ${JSON.stringify(registered.body)}`);
-    const login = await jsonRequest<{ access_token: string }>(apiPort, "POST", "/api/auth/login", {
-      body: { email, password },
-    });
-    if (login.status !== 200 || !login.body.access_token)
-      throw new Error(`login answered ${login.status}: ${JSON.stringify(login.body)}`);
-    const token = login.body.access_token;
+    // The measured user; the warm-up's tasks belong to another, so that its counters, its
+    // event stream and its rows in the tasks table hold the measured tasks only.
+    const user = await signUp(apiPort);
+    const warmup = options.warmup
+      ? await warmUp(options, apiPort, (await signUp(apiPort)).token, concurrency)
+      : undefined;
+    if (warmup && warmup.secondsToAllDone === undefined)
+      notes.push(`warm-up: not all of its ${warmup.accepted} tasks DONE after the time limit`);
+    const { token } = user;
 
     if (options.watch === "sse") {
       watcher = new EventWatcher();
@@ -586,23 +676,10 @@ async function runPipeline(
     }
     const poster = createPoster(
       options.client,
-      {
-        port: apiPort,
-        path: "/api/tasks",
-        headers: { authorization: `Bearer ${token}` },
-        body: Buffer.from(
-          JSON.stringify({ type: options.handler.type, payload: options.handler.payload }),
-        ),
-      },
+      taskPost(apiPort, token, options.handler),
       concurrency,
     );
-    const stats = async () => {
-      const answer = await jsonRequest<Record<string, number>>(apiPort, "GET", "/api/tasks/stats", {
-        token,
-      });
-      if (answer.status !== 200) throw new Error(`GET /api/tasks/stats answered ${answer.status}`);
-      return answer.body;
-    };
+    const stats = () => taskCounts(apiPort, token);
 
     const busy = await waitQuiet(
       options.waitQuiet,
@@ -681,7 +758,8 @@ async function runPipeline(
     if (dbUrl) {
       await withDatabase(dbUrl, async (c) => {
         const { rows } = await c.query<{ status: string; n: string }>(
-          "SELECT status, count(*) AS n FROM tasks GROUP BY status",
+          "SELECT status, count(*) AS n FROM tasks WHERE owner_id = $1 GROUP BY status",
+          [user.id],
         );
         for (const r of rows) {
           if (r.status === "DONE") sqlDone = Number(r.n);
@@ -689,13 +767,15 @@ async function runPipeline(
         }
         sqlDone ??= 0;
         const span = await c.query<{ s: number | null }>(
-          "SELECT extract(epoch FROM max(finished_at) - min(created_at))::float8 AS s FROM tasks",
+          "SELECT extract(epoch FROM max(finished_at) - min(created_at))::float8 AS s FROM tasks WHERE owner_id = $1",
+          [user.id],
         );
         sqlSpanSeconds = span.rows[0]?.s ?? undefined;
         if (!watcher) {
           // Without events: DONE times from finished_at (set in the worker's transaction).
           const done = await c.query<{ id: string; ms: number }>(
-            "SELECT id, (extract(epoch FROM finished_at) * 1000)::float8 AS ms FROM tasks WHERE status = 'DONE'",
+            "SELECT id, (extract(epoch FROM finished_at) * 1000)::float8 AS ms FROM tasks WHERE owner_id = $1 AND status = 'DONE'",
+            [user.id],
           );
           for (const r of done.rows) {
             const start = startsById.get(r.id);
@@ -767,6 +847,7 @@ async function runPipeline(
       pgCpuByClient,
       batches,
       startupSeconds,
+      warmup,
       profiles,
       notes,
     };
@@ -872,6 +953,12 @@ function runBlock(run: RunFigures, raw: RawFigures | undefined): string {
   lines.push(
     `mode ${run.mode}  N=${int(run.n)}  c=${run.concurrency}  handler ${run.handler}  client ${run.client}  watch ${run.watch}  (repetition ${run.repetition}; start-up ${dec(run.startupSeconds)} s)`,
   );
+  if (run.warmup) {
+    const w = run.warmup;
+    lines.push(
+      `warm-up (not in the figures below; another user, same c): ${int(w.accepted)} tasks, accepted/s ${int(w.acceptedPerSecond)}, POST p50 ${dec(w.post.p50)} ms  p99 ${dec(w.post.p99)} ms  (max ${dec(w.post.max)}), all DONE after ${w.secondsToAllDone === undefined ? "— (time limit)" : `${dec(w.secondsToAllDone, 2)} s`}`,
+    );
+  }
   lines.push(
     `accepted/s ${int(run.acceptedPerSecond)}   e2e tasks/s ${int(run.e2ePerSecond)}   lost ${run.lost}   failed POSTs ${run.failed}${run.timedOut ? "   TIMED OUT" : ""}`,
   );
@@ -966,6 +1053,18 @@ function summaryBlock(runs: RunFigures[], raws: RawFigures[], repeat: number): s
         (n) => dec(n),
       )} ms  lost ${rs.map((r) => r.lost).join(",")}  machine CPU/task ${fmt(machineMs, (n) => dec(n, 2))} ms`,
     );
+    const warmups = rs.flatMap((r) => (r.warmup ? [r.warmup] : []));
+    if (warmups.length) {
+      lines.push(
+        `  ${pad("", 16)} warm-up (cold start, ${int(warmups[0]?.n ?? 0)} tasks): POST p50 ${fmt(
+          warmups.map((w) => w.post.p50),
+          (n) => dec(n),
+        )} p99 ${fmt(
+          warmups.map((w) => w.post.p99),
+          (n) => dec(n),
+        )} ms`,
+      );
+    }
     const byRep = (r: RunFigures) => raws.find((x) => x.repetition === r.repetition);
     if (raws.length && key.startsWith("real")) {
       lines.push(
