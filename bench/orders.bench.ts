@@ -16,6 +16,7 @@ import { ORDERS_TOPIC } from "@taskflow/orders";
 import { TASKS_TOPIC } from "@taskflow/tasks";
 import { createValidatorClient } from "@taskflow/validator";
 import { buildBundle } from "../packages/cli/scripts/build.ts";
+import { NODE_FLAGS } from "../packages/cli/scripts/node-flags.ts";
 import { type Child, runToEnd, spawnChild, stopAll, stopChild, waitReady } from "./lib/children.ts";
 import { CleanupStack, onInterrupt } from "./lib/cleanup.ts";
 import {
@@ -516,7 +517,7 @@ async function runOrders(
     };
     const started = new Map<Role, Child>();
     for (const role of ROLES) {
-      const child = spawnChild(role, process.execPath, [CLI, role], {
+      const child = spawnChild(role, process.execPath, [...NODE_FLAGS, CLI, role], {
         env: {
           ...env,
           TASKFLOW_PORT: String(ports[role]),

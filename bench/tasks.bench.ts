@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildBundle } from "../packages/cli/scripts/build.ts";
+import { NODE_FLAGS } from "../packages/cli/scripts/node-flags.ts";
 import { type Child, runToEnd, spawnChild, stopAll, stopChild, waitReady } from "./lib/children.ts";
 import {
   checkPostgres,
@@ -613,11 +614,12 @@ async function runPipeline(
         : [];
     const started: { role: string; child: Child; port: number }[] = [];
     const startRole = (role: string, command: string, port: number) => {
-      const child = spawnChild(role, process.execPath, [...nodeArgs(role), CLI, command], {
-        env: roleEnv(port),
-        cwd: ROOT,
-        logFile: path.join(logs, `${role}.log`),
-      });
+      const child = spawnChild(
+        role,
+        process.execPath,
+        [...NODE_FLAGS, ...nodeArgs(role), CLI, command],
+        { env: roleEnv(port), cwd: ROOT, logFile: path.join(logs, `${role}.log`) },
+      );
       onCleanup(`stop ${role}`, async () => {
         const how = await stopChild(child, 10_000);
         if (how === "killed") console.log(`  (${role} ignored SIGTERM for 10 s: SIGKILL)`);

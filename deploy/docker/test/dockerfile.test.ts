@@ -12,6 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { NODE_FLAGS } from "../../../packages/cli/scripts/node-flags.ts";
 import { repoRoot, TASKFLOW_ROLES } from "../../support/settings.ts";
 
 /**
@@ -198,6 +199,21 @@ describe("deploy/docker/Dockerfile", () => {
     expect(web).toContain("COPY deploy/nginx/nginx.conf /etc/nginx/nginx.conf");
     expect(web).toMatch(
       /COPY --from=web-build \/app\/services\/web\/dist\/ \/usr\/share\/nginx\/html\//,
+    );
+  });
+
+  it("starts node with the V8 flags of packages/cli/scripts/node-flags.ts, as `npm start` does", () => {
+    const entrypoint = byName.get("program")?.lines.find((l) => l.startsWith("ENTRYPOINT "));
+    const argv = JSON.parse(entrypoint?.slice("ENTRYPOINT ".length) ?? "[]") as string[];
+    expect(argv[0]).toBe("node");
+    expect(argv.slice(1, -1)).toEqual(expect.arrayContaining([...NODE_FLAGS]));
+    const scripts = (
+      JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as {
+        scripts: Record<string, string>;
+      }
+    ).scripts;
+    expect(scripts.start).toContain(
+      `node ${NODE_FLAGS.join(" ")} packages/cli/bin/taskflow.js start`,
     );
   });
 
