@@ -257,8 +257,8 @@ export async function buildApp(deps: ApiDependencies): Promise<FastifyInstance> 
       { method: request.method, route, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    // request.log already carries the request id (reqId).
     const line = {
-      reqId: request.id,
       method: request.method,
       url: request.url,
       statusCode: reply.statusCode,

@@ -7,7 +7,12 @@ import {
   type JobQueue,
   type TaskQueue,
 } from "@taskflow/messaging";
-import { createLogger, createMetrics, type ReadinessChecks } from "@taskflow/observability";
+import {
+  createLogger,
+  createMetrics,
+  type Logger,
+  type ReadinessChecks,
+} from "@taskflow/observability";
 import { createTestDatabase, engineAvailable } from "@taskflow/testing";
 import {
   createProductRepository,
@@ -52,6 +57,8 @@ export async function openAppFixture(
     embeddedQueues?: boolean;
     /** Run the validator service (gRPC, on the fixture's database and tokens) for orders. */
     validator?: boolean;
+    /** The API's logger (default: silent). */
+    logger?: Logger;
   } = {},
 ): Promise<AppFixture | undefined> {
   if (!(await engineAvailable("postgres"))) return undefined;
@@ -73,7 +80,7 @@ export async function openAppFixture(
       database,
       tokens,
       handlers: taskHandlers,
-      logger: createLogger({ level: "silent", service: "api-test" }),
+      logger: options.logger ?? createLogger({ level: "silent", service: "api-test" }),
       metrics: createMetrics("api-test"),
       checks: options.checks ?? { database: () => database.ping() },
       loginRateLimitPerMinute: options.loginRateLimitPerMinute ?? 1_000,

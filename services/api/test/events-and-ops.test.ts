@@ -1,3 +1,4 @@
+import { createLogger } from "@taskflow/observability";
 import { createTaskRepository } from "@taskflow/tasks";
 import { waitFor } from "@taskflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -166,6 +167,37 @@ describe("operations endpoints", () => {
       expect((await down?.app.inject({ method: "GET", url: "/healthz" }))?.statusCode).toBe(200);
     } finally {
       await down?.close();
+    }
+  });
+
+  it("logs each request as one JSON line that names its request id once", async () => {
+    const lines: string[] = [];
+    const logged = await openAppFixture({
+      logger: createLogger({
+        level: "info",
+        service: "api-test",
+        destination: { write: (line: string) => void lines.push(line) },
+      }),
+    });
+    try {
+      const res = await logged?.app.inject({
+        method: "GET",
+        url: "/healthz",
+        headers: { "x-request-id": "log-42" },
+      });
+      expect(res?.statusCode).toBe(200);
+      const access = lines.filter((l) => l.includes('"msg":"request"'));
+      expect(access).toHaveLength(1);
+      const line = access[0] as string;
+      expect(line.match(/"reqId":/g)).toHaveLength(1);
+      expect(JSON.parse(line)).toMatchObject({
+        reqId: "log-42",
+        method: "GET",
+        url: "/healthz",
+        statusCode: 200,
+      });
+    } finally {
+      await logged?.close();
     }
   });
 
