@@ -26,12 +26,16 @@ const npmDependenciesExternal: Plugin = {
   },
 };
 
-export async function buildBundle(): Promise<string> {
+/**
+ * Bundles into `outdir` (emptied first) and returns the entry's path. The end-to-end tests
+ * bundle into folders of their own (packages/testing/src/bundle.ts) with these same options.
+ */
+export async function buildBundle(outdir = distDir): Promise<string> {
   // Chunk names carry a hash: yesterday's chunks would pile up.
-  rmSync(distDir, { recursive: true, force: true });
+  rmSync(outdir, { recursive: true, force: true });
   await build({
     entryPoints: { taskflow: path.join(cliDir, "src/run.ts") },
-    outdir: distDir,
+    outdir,
     outExtension: { ".js": ".mjs" },
     // Beside the entry, not in a folder: modules that find files from import.meta.url
     // (templates, the .proto files) resolve them the same from any chunk.
@@ -45,7 +49,7 @@ export async function buildBundle(): Promise<string> {
     plugins: [npmDependenciesExternal],
     logLevel: "warning",
   });
-  return bundlePath;
+  return path.join(outdir, "taskflow.mjs");
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,11 +1,11 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { build } from "esbuild";
+import { buildBundle } from "../../cli/scripts/build.ts";
 import { uniqueName } from "./index.ts";
 import { repoRoot, useTaskflowProgram } from "./processes.ts";
 
 /**
- * Bundles the CLI from the current sources as packages/cli/scripts/build.ts does (npm
+ * Bundles the CLI from the current sources with packages/cli/scripts/build.ts (npm
  * dependencies left to node_modules, a chunk per engine adapter) into a folder of the run's
  * own under node_modules/.cache (`npm run build` empties packages/cli/dist, which other tests
  * and the benchmarks use), and makes every `taskflow` child of the calling test file run it: a
@@ -13,29 +13,7 @@ import { repoRoot, useTaskflowProgram } from "./processes.ts";
  */
 export async function freshTaskflowBundle(prefix = "bundle"): Promise<() => Promise<void>> {
   const outdir = path.join(repoRoot, "node_modules/.cache/taskflow-e2e", uniqueName(prefix));
-  await build({
-    entryPoints: { taskflow: path.join(repoRoot, "packages/cli/src/run.ts") },
-    outdir,
-    outExtension: { ".js": ".mjs" },
-    chunkNames: "[name]-[hash]",
-    splitting: true,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    logLevel: "warning",
-    plugins: [
-      {
-        name: "npm-dependencies-external",
-        setup(builder) {
-          builder.onResolve({ filter: /^[^./]/ }, (args) =>
-            args.path.startsWith("@taskflow/") ? undefined : { path: args.path, external: true },
-          );
-        },
-      },
-    ],
-  });
-  useTaskflowProgram(path.join(outdir, "taskflow.mjs"));
+  useTaskflowProgram(await buildBundle(outdir));
   return async () => {
     useTaskflowProgram(undefined);
     await rm(outdir, { recursive: true, force: true });
