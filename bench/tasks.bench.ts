@@ -665,13 +665,8 @@ async function runPipeline(
     // The measured user; the warm-up's tasks belong to another, so that its counters, its
     // event stream and its rows in the tasks table hold the measured tasks only.
     const user = await signUp(apiPort);
-    const warmup = options.warmup
-      ? await warmUp(options, apiPort, (await signUp(apiPort)).token, concurrency)
-      : undefined;
-    if (warmup && warmup.secondsToAllDone === undefined)
-      notes.push(`warm-up: not all of its ${warmup.accepted} tasks DONE after the time limit`);
+    const warmupToken = options.warmup ? (await signUp(apiPort)).token : undefined;
     const { token } = user;
-
     if (options.watch === "sse") {
       watcher = new EventWatcher();
       await watcher.open(apiPort, token);
@@ -688,9 +683,16 @@ async function runPipeline(
       started.map((x) => x.child.pid),
     );
     if (busy) notes.push(busy);
-    // Idle: after readiness and login, before the load (idle RSS and idle CPU).
+    // Idle: after readiness and login, before any load (idle RSS and idle CPU).
     sampler.markIdleStart();
     await sleep(2_000);
+    sampler.markIdleEnd();
+    // The warm-up, then the measurement straight after it: a server under steady load.
+    const warmup = warmupToken
+      ? await warmUp(options, apiPort, warmupToken, concurrency)
+      : undefined;
+    if (warmup && warmup.secondsToAllDone === undefined)
+      notes.push(`warm-up: not all of its ${warmup.accepted} tasks DONE after the time limit`);
     const pgBefore = dbUrl ? await pgActivity(dbUrl) : undefined;
     sampler.markWindowStart();
     const driven: DriveResult = await drive({

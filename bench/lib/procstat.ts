@@ -149,6 +149,7 @@ export class ProcSampler {
   private machineAtEnd: ReturnType<typeof readMachineCpu> | undefined;
   private windowStartedAt = 0;
   private idleStartedAt = 0;
+  private idleClosed = false;
   private groupsAtIdle = new Map<string, Map<number, number>>();
   private groupIdlePercent = new Map<string, number>();
   private windowEndedAt = 0;
@@ -192,7 +193,7 @@ export class ProcSampler {
     return t ? readProc(t.pid)?.rssKb : undefined;
   }
 
-  /** Opens an idle period (no load) that `markWindowStart` closes: idle CPU % per process. */
+  /** Opens an idle period (no load) that `markIdleEnd` closes: idle CPU % per process. */
   markIdleStart(): void {
     this.sample();
     for (const t of this.tracked) t.cpuAtIdle = t.last?.cpuSeconds;
@@ -202,7 +203,9 @@ export class ProcSampler {
     this.idleStartedAt = performance.now();
   }
 
-  markWindowStart(): void {
+  /** Closes the idle period: idle CPU % and idle RSS (`markWindowStart` does it if not done). */
+  markIdleEnd(): void {
+    this.idleClosed = true;
     this.sample();
     const idleSeconds = (performance.now() - this.idleStartedAt) / 1000;
     if (this.idleStartedAt) {
@@ -217,8 +220,14 @@ export class ProcSampler {
         this.groupIdlePercent.set(group, (100 * cpu) / idleSeconds);
       }
     }
+    this.idleStartedAt = 0;
+    for (const t of this.tracked) t.idleRssKb = t.last?.rssKb;
+  }
+
+  markWindowStart(): void {
+    if (this.idleClosed) this.sample();
+    else this.markIdleEnd();
     for (const t of this.tracked) {
-      t.idleRssKb = t.last?.rssKb;
       t.cpuAtStart = t.last?.cpuSeconds;
       t.windowPeakRssKb = t.last?.rssKb ?? 0;
     }
