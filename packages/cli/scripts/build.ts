@@ -14,7 +14,6 @@ import { build, type Plugin } from "esbuild";
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = path.join(cliDir, "dist");
-export const bundlePath = path.join(distDir, "taskflow.mjs");
 
 /** Every bare import except `@taskflow/…` is left to Node to resolve at run time. */
 const npmDependenciesExternal: Plugin = {
