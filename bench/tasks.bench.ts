@@ -14,6 +14,7 @@ import { buildBundle } from "../packages/cli/scripts/build.ts";
 import { NODE_FLAGS } from "../packages/cli/scripts/node-flags.ts";
 import { type Child, runToEnd, spawnChild, stopAll, stopChild, waitReady } from "./lib/children.ts";
 import {
+  adminQuery,
   checkPostgres,
   checkRabbitMq,
   createDatabase,
@@ -647,6 +648,12 @@ async function runPipeline(
         logFile: path.join(logs, "migrate.log"),
         timeoutMs: 90_000,
       });
+      // A schema change to weigh in the whole pipeline before writing its migration.
+      const whatIf = process.env.BENCH_SCHEMA_SQL;
+      if (whatIf) {
+        await adminQuery(dbUrl, whatIf);
+        console.log(`schema changed by BENCH_SCHEMA_SQL: ${whatIf}`);
+      }
       const [apiPort, relayPort, workerPort] = await freePorts(3);
       startRole("api", "api", apiPort as number);
       startRole("relay", "relay", relayPort as number);
