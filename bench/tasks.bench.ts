@@ -30,6 +30,8 @@ import {
   drive,
   EventWatcher,
   jsonRequest,
+  type LatencySlice,
+  latencySlices,
 } from "./lib/http-client.ts";
 import {
   type GroupFigures,
@@ -382,6 +384,8 @@ interface RunFigures {
   done: { sql: number | undefined; counters: number; events: number | undefined };
   otherStatuses: Record<string, number>;
   post: Summary;
+  /** POST latency by second of the measurement (by request start). */
+  postBySecond: LatencySlice[];
   timeToDone: Summary;
   secondsToLast202: number;
   secondsToLastDone: number;
@@ -846,6 +850,7 @@ async function runPipeline(
       done: { sql: sqlDone, counters: counters.DONE ?? 0, events: watcher?.doneAt.size },
       otherStatuses,
       post: summarize(driven.okLatencies),
+      postBySecond: latencySlices(driven),
       timeToDone: summarize(toDone),
       secondsToLast202,
       secondsToLastDone,
@@ -976,6 +981,11 @@ function runBlock(run: RunFigures, raw: RawFigures | undefined): string {
   lines.push(
     `POST p50 ${dec(run.post.p50)} ms  p99 ${dec(run.post.p99)} ms  (max ${dec(run.post.max)})   time-to-DONE p50 ${dec(run.timeToDone.p50)} ms  p99 ${dec(run.timeToDone.p99)} ms  (max ${dec(run.timeToDone.max)}, n ${run.timeToDone.n})`,
   );
+  if (run.postBySecond.length > 1) {
+    lines.push(
+      `POST p50/p99 ms by second of the measurement: ${run.postBySecond.map((x) => `${x.fromSeconds}–${x.fromSeconds + 1} s ${dec(x.p50)}/${dec(x.p99)} (${int(x.n)})`).join("  ")}`,
+    );
+  }
   lines.push(
     `first POST → last 202 ${dec(run.secondsToLast202, 2)} s, → last DONE ${dec(run.secondsToLastDone, 2)} s; DONE: ${run.done.sql === undefined ? "" : `SQL ${run.done.sql}, `}counters ${run.done.counters}${run.done.events === undefined ? "" : `, events ${run.done.events}`}${run.sqlSpanSeconds === undefined ? "" : `; SQL span created→finished ${dec(run.sqlSpanSeconds, 2)} s`}`,
   );

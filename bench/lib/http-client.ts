@@ -1,5 +1,6 @@
 import http from "node:http";
 import { Pool } from "undici";
+import { summarize } from "./util.ts";
 
 /** undici's Pool costs the load generator about half the CPU of node:http per request. */
 export type ClientKind = "undici" | "http" | "fetch";
@@ -148,6 +149,35 @@ export interface DriveResult {
   /** For each ok request: its start time and the returned id (when `parseId`). */
   okStarts: Float64Array;
   okIds: string[];
+}
+
+/** POST latency of the requests started in one slice of a measurement. */
+export interface LatencySlice {
+  /** Seconds from the first request's start to the slice's start. */
+  fromSeconds: number;
+  n: number;
+  p50: number;
+  p99: number;
+}
+
+/**
+ * The measurement cut into slices of `sliceMs` by request start: shows whether the p99 comes
+ * from the whole run or from part of it (the opening seconds, a stall).
+ */
+export function latencySlices(result: DriveResult, sliceMs = 1_000): LatencySlice[] {
+  const buckets: number[][] = [];
+  result.okStarts.forEach((start, i) => {
+    const slice = Math.floor((start - result.firstStart) / sliceMs);
+    const bucket = buckets[slice] ?? [];
+    bucket.push(result.okLatencies[i] as number);
+    buckets[slice] = bucket;
+  });
+  const slices: LatencySlice[] = [];
+  buckets.forEach((latencies, slice) => {
+    const { n, p50, p99 } = summarize(latencies);
+    slices.push({ fromSeconds: (slice * sliceMs) / 1000, n, p50, p99 });
+  });
+  return slices;
 }
 
 /**
