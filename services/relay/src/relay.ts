@@ -41,10 +41,12 @@ export function createRelay(options: RelayOptions) {
   const { database, logger, metrics } = options;
   const batchSize = options.batchSize ?? 500;
   const pollMs = options.pollMs ?? 1_000;
-  const vacuumEvery = options.vacuumEvery ?? 20_000;
+  const vacuumEvery = options.vacuumEvery ?? 2_000;
   let running = false;
   let loop: Promise<void> | undefined;
   let deletedSinceVacuum = 0;
+  /** The outbox VACUUM running beside publishing, if any (never two at once). */
+  let vacuuming: Promise<void> | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   // Woken by NOTIFY (a commit wrote outbox rows), a reconnect, or stop().
   const sleeper = createSleeper();
@@ -105,16 +107,23 @@ export function createRelay(options: RelayOptions) {
     return published;
   }
 
-  /** Counts what was deleted and vacuums the outbox every `vacuumEvery` rows. */
-  async function deleted(count: number) {
+  /**
+   * Counts what was deleted and vacuums the outbox every `vacuumEvery` rows, on another
+   * pooled connection while publishing goes on. Besides clearing the dead rows, its ANALYZE
+   * makes PostgreSQL plan again every prepared statement that writes the outbox (the API's
+   * create, the worker's claim and finish): plans made while `tasks` was small scan it
+   * sequentially, and nothing else replaces them until autovacuum gets to the table.
+   */
+  function deleted(count: number) {
     stats.processed += count;
     deletedSinceVacuum += count;
-    if (deletedSinceVacuum >= vacuumEvery) {
-      deletedSinceVacuum = 0;
-      await vacuumOutbox(database.db).catch((error: unknown) =>
-        logger.warn({ err: error }, "outbox vacuum failed"),
-      );
-    }
+    if (deletedSinceVacuum < vacuumEvery || vacuuming) return;
+    deletedSinceVacuum = 0;
+    vacuuming = vacuumOutbox(database.db)
+      .catch((error: unknown) => logger.warn({ err: error }, "outbox vacuum failed"))
+      .finally(() => {
+        vacuuming = undefined;
+      });
   }
 
   async function lead(lock: SessionLock) {
@@ -124,7 +133,7 @@ export function createRelay(options: RelayOptions) {
       sleeper.clear();
       try {
         const { due, nextDueInMs } = await takeDueOutbox(database.db, confirmed, batchSize);
-        await deleted(confirmed.length);
+        deleted(confirmed.length);
         confirmed = [];
         if (due.length > 0) {
           confirmed = await publishBatch(due);
@@ -133,7 +142,7 @@ export function createRelay(options: RelayOptions) {
           // next read deletes these in the same round trip.
           if (due.length === batchSize || sleeper.woken) continue;
           await deleteOutbox(database.db, confirmed);
-          await deleted(confirmed.length);
+          deleted(confirmed.length);
           confirmed = [];
         }
         await sleep(Math.min(pollMs, nextDueInMs ?? pollMs));
@@ -185,6 +194,7 @@ export function createRelay(options: RelayOptions) {
       running = false;
       sleeper.wake();
       await loop;
+      await vacuuming;
       await unlisten?.();
     },
   };

@@ -5,6 +5,7 @@ import {
   type KyselyPlugin,
   migrateUp,
   type OutboxRow,
+  sql,
 } from "@taskflow/db";
 import { createLogger, createMetrics } from "@taskflow/observability";
 import { createTestDatabase, engineAvailable, waitFor } from "@taskflow/testing";
@@ -34,7 +35,7 @@ const engines: Record<string, () => Promise<{ database: DatabaseHandle; drop(): 
     PostgreSQL: async () => {
       const testDb = await createTestDatabase("taskflow_relay");
       return {
-        database: await createDatabase({ url: testDb.url, dataDir: "unused", poolSize: 3 }),
+        database: await createDatabase({ url: testDb.url, dataDir: "unused", poolSize: 4 }),
         drop: () => testDb.drop(),
       };
     },
@@ -52,7 +53,7 @@ for (const [name, open] of Object.entries(engines)) {
     const counter = statementCounter();
     let relay: Relay | undefined;
 
-    const startRelay = async () => {
+    const startRelay = async (vacuumEvery?: number) => {
       relay = createRelay({
         database: { ...database, db: database.db.withPlugin(counter) },
         publishers: {
@@ -71,6 +72,7 @@ for (const [name, open] of Object.entries(engines)) {
         logger: createLogger({ level: "silent", service: "relay-test" }),
         metrics: createMetrics("relay-test"),
         pollMs: 200,
+        ...(vacuumEvery && { vacuumEvery }),
       });
       await relay.start();
     };
@@ -149,6 +151,69 @@ for (const [name, open] of Object.entries(engines)) {
       expect(publishedPayloads()).toEqual([{ n: "now" }]);
       await waitFor(() => publishedPayloads().length === 2, { what: "the delayed row" });
       expect(await outboxSize()).toBe(0);
+    });
+
+    /** VACUUMs of the outbox so far, from PostgreSQL's statistics (PGlite keeps none). */
+    const vacuums = async () => {
+      const { rows } = await sql<{ n: number }>`
+        SELECT vacuum_count::int AS n FROM pg_stat_user_tables WHERE relname = 'outbox'`.execute(
+        database.db,
+      );
+      return rows[0]?.n ?? 0;
+    };
+    /** Appends one row and waits until it is published (and about to be deleted). */
+    const publishOne = async (i: number) => {
+      await append([{ i }]);
+      await waitFor(() => publishedPayloads().length === i + 1, { what: `row ${i}` });
+    };
+
+    it.skipIf(name === "PGlite")(
+      "vacuums the outbox once it has deleted vacuumEvery rows, and again after as many more",
+      async () => {
+        const before = await vacuums();
+        await startRelay(5);
+        for (let i = 0; i < 4; i++) await publishOne(i);
+        await waitFor(async () => (await outboxSize()) === 0, { what: "an empty outbox" });
+        expect(await vacuums()).toBe(before);
+        await publishOne(4);
+        await waitFor(async () => (await vacuums()) === before + 1, { what: "a vacuum" });
+        for (let i = 5; i < 10; i++) await publishOne(i);
+        await waitFor(async () => (await vacuums()) === before + 2, { what: "a second vacuum" });
+      },
+    );
+
+    it.skipIf(name === "PGlite")("keeps publishing while its vacuum waits", async () => {
+      // Another session holds a lock VACUUM needs (as another VACUUM or an ALTER TABLE would).
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let locked = () => {};
+      const lockTaken = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      const holder = database.db.transaction().execute(async (trx) => {
+        await sql`LOCK TABLE outbox IN SHARE UPDATE EXCLUSIVE MODE`.execute(trx);
+        locked();
+        await released;
+      });
+      try {
+        await lockTaken;
+        const before = await vacuums();
+        await startRelay(2);
+        for (let i = 0; i < 3; i++) await publishOne(i);
+        // Its vacuum has started and waits for the lock; publishing goes on beside it.
+        for (let i = 3; i < 8; i++) await publishOne(i);
+        expect(await vacuums()).toBe(before);
+        release();
+        await holder;
+        await waitFor(async () => (await vacuums()) > before, {
+          what: "the vacuum, once unblocked",
+        });
+      } finally {
+        release();
+        await holder;
+      }
     });
 
     it("sleeps while the outbox is empty instead of querying in a loop", async () => {
