@@ -418,6 +418,8 @@ interface WarmupFigures {
   post: Summary;
   /** First POST to the last of its tasks DONE (the counters, polled every 50 ms). */
   secondsToAllDone: number | undefined;
+  /** How long the VACUUM (ANALYZE) after it took (real mode). */
+  analyzeSeconds?: number;
 }
 
 interface PgActivity {
@@ -704,6 +706,14 @@ async function runPipeline(
       : undefined;
     if (warmup && warmup.secondsToAllDone === undefined)
       notes.push(`warm-up: not all of its ${warmup.accepted} tasks DONE after the time limit`);
+    // As autovacuum would have by now on a running system (and pgbench does before a run):
+    // statistics for the tables the warm-up filled. It also makes PostgreSQL plan the
+    // processes' prepared statements again; plans made on the empty tables scan `tasks`.
+    if (warmup && dbUrl) {
+      const started = performance.now();
+      await adminQuery(dbUrl, "VACUUM (ANALYZE)");
+      warmup.analyzeSeconds = (performance.now() - started) / 1000;
+    }
     const pgBefore = dbUrl ? await pgActivity(dbUrl) : undefined;
     sampler.markWindowStart();
     const driven: DriveResult = await drive({
@@ -972,7 +982,7 @@ function runBlock(run: RunFigures, raw: RawFigures | undefined): string {
   if (run.warmup) {
     const w = run.warmup;
     lines.push(
-      `warm-up (not in the figures below; another user, same c): ${int(w.accepted)} tasks, accepted/s ${int(w.acceptedPerSecond)}, POST p50 ${dec(w.post.p50)} ms  p99 ${dec(w.post.p99)} ms  (max ${dec(w.post.max)}), all DONE after ${w.secondsToAllDone === undefined ? "— (time limit)" : `${dec(w.secondsToAllDone, 2)} s`}`,
+      `warm-up (not in the figures below; another user, same c): ${int(w.accepted)} tasks, accepted/s ${int(w.acceptedPerSecond)}, POST p50 ${dec(w.post.p50)} ms  p99 ${dec(w.post.p99)} ms  (max ${dec(w.post.max)}), all DONE after ${w.secondsToAllDone === undefined ? "— (time limit)" : `${dec(w.secondsToAllDone, 2)} s`}${w.analyzeSeconds === undefined ? "" : `; then VACUUM (ANALYZE) ${dec(w.analyzeSeconds, 2)} s`}`,
     );
   }
   lines.push(
