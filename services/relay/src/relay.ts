@@ -22,7 +22,11 @@ export interface RelayOptions {
   batchSize?: number;
   /** Longest sleep without a NOTIFY (also the retry pause after an engine error). */
   pollMs?: number;
-  /** Deleted rows between two VACUUMs of the outbox (a churning table needs it often). */
+  /**
+   * Deleted rows between two VACUUMs of the outbox (a churning table needs it often).
+   * Default 2,000 on PostgreSQL, 20,000 on PGlite, where a VACUUM holds up every statement
+   * of the process while it runs.
+   */
   vacuumEvery?: number;
 }
 
@@ -41,7 +45,7 @@ export function createRelay(options: RelayOptions) {
   const { database, logger, metrics } = options;
   const batchSize = options.batchSize ?? 500;
   const pollMs = options.pollMs ?? 1_000;
-  const vacuumEvery = options.vacuumEvery ?? 2_000;
+  const vacuumEvery = options.vacuumEvery ?? (database.engine === "pglite" ? 20_000 : 2_000);
   let running = false;
   let loop: Promise<void> | undefined;
   let deletedSinceVacuum = 0;
