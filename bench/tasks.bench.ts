@@ -700,7 +700,7 @@ async function runPipeline(
     sampler.markIdleStart();
     await sleep(2_000);
     sampler.markIdleEnd();
-    // The warm-up, then the measurement straight after it: a server under steady load.
+    // The warm-up, then (after the VACUUM below) the measurement: a server under steady load.
     const warmup = warmupToken
       ? await warmUp(options, apiPort, warmupToken, concurrency)
       : undefined;
