@@ -216,6 +216,25 @@ for (const [name, open] of Object.entries(engines)) {
       }
     });
 
+    it("keeps the emptied outbox's pages when it vacuums: truncating them would lock out every insert", async () => {
+      const outboxBytes = async () => {
+        const { rows } = await sql<{ bytes: string }>`
+          SELECT pg_relation_size('outbox')::text AS bytes`.execute(database.db);
+        return Number(rows[0]?.bytes);
+      };
+      const rows = 300;
+      await append(Array.from({ length: rows }, (_, i) => ({ i, padding: "x".repeat(200) })));
+      const filled = await outboxBytes();
+      expect(filled).toBeGreaterThan(4 * 8192);
+      await startRelay(rows);
+      await waitFor(() => publishedPayloads().length === rows, { what: "every row published" });
+      await waitFor(async () => (await outboxSize()) === 0, { what: "an empty outbox" });
+      // stop() waits for the vacuum that the deletions started.
+      await relay?.stop();
+      relay = undefined;
+      expect(await outboxBytes()).toBe(filled);
+    });
+
     it("sleeps while the outbox is empty instead of querying in a loop", async () => {
       await startRelay();
       await waitFor(async () => (await outboxSize()) === 0);

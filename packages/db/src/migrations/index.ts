@@ -16,6 +16,7 @@ import * as m2026_11_23_160600_analytics from "./2026_11_23_160600_analytics.ts"
 import * as m2026_11_23_160700_analytics_processed_at from "./2026_11_23_160700_analytics_processed_at.ts";
 import * as m2026_11_23_161000_trace_context from "./2026_11_23_161000_trace_context.ts";
 import * as m2026_12_07_090000_sent_emails from "./2026_12_07_090000_sent_emails.ts";
+import * as m2026_12_07_151546_queue_tables_keep_their_pages from "./2026_12_07_151546_queue_tables_keep_their_pages.ts";
 
 /**
  * Every migration, by name; applied in name order. Imported statically so that a bundled
@@ -39,4 +40,6 @@ export const migrations: Record<string, Migration> = {
   "2026_11_23_160700_analytics_processed_at": m2026_11_23_160700_analytics_processed_at,
   "2026_11_23_161000_trace_context": m2026_11_23_161000_trace_context,
   "2026_12_07_090000_sent_emails": m2026_12_07_090000_sent_emails,
+  "2026_12_07_151546_queue_tables_keep_their_pages":
+    m2026_12_07_151546_queue_tables_keep_their_pages,
 };
