@@ -59,7 +59,14 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
     amqpUrl: config.amqp.url,
     queue: config.amqp.taskQueue,
     database,
-    onError: (error) => logger.warn({ err: error }, "RabbitMQ connection problem; reconnecting"),
+    // RabbitMQ: a connection problem (it reconnects); embedded: a failed VACUUM of its table.
+    onError: (error) =>
+      logger.warn(
+        { err: error },
+        config.amqp.url
+          ? "RabbitMQ connection problem; reconnecting"
+          : "embedded task queue: maintenance failed",
+      ),
   });
   // Every job's life is also kept in PostgreSQL (job_history): the monitor searches it there.
   const jobQueue = withJobHistory(

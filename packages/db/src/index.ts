@@ -7,4 +7,5 @@ export * from "./migrator.ts";
 export * from "./outbox.ts";
 export * from "./page.ts";
 export * from "./prepared.ts";
+export * from "./queue-table-vacuum.ts";
 export * from "./schema.ts";

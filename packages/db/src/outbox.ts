@@ -115,8 +115,3 @@ export async function outboxLag(
     .executeTakeFirstOrThrow();
   return { pending: row.pending, oldestSeconds: row.oldest };
 }
-
-/** Deleted rows leave dead tuples that slow the next scans: the relay vacuums often. */
-export async function vacuumOutbox(db: Kysely<Database>): Promise<void> {
-  await sql`VACUUM (ANALYZE) outbox`.execute(db);
-}

@@ -17,5 +17,9 @@ export function createTaskQueue(options: {
       ...(options.onError ? { onError: options.onError } : {}),
     });
   }
-  return createEmbeddedTaskQueue({ database: options.database, queue: options.queue });
+  return createEmbeddedTaskQueue({
+    database: options.database,
+    queue: options.queue,
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
 }

@@ -1,4 +1,5 @@
 import {
+  createQueueTableVacuum,
   type DatabaseHandle,
   deleteOutbox,
   OUTBOX_CHANNEL,
@@ -6,7 +7,6 @@ import {
   postponeOutbox,
   type SessionLock,
   takeDueOutbox,
-  vacuumOutbox,
 } from "@taskflow/db";
 import { createSleeper, failpoint, type Logger, type Metrics } from "@taskflow/observability";
 
@@ -22,11 +22,7 @@ export interface RelayOptions {
   batchSize?: number;
   /** Longest sleep without a NOTIFY (also the retry pause after an engine error). */
   pollMs?: number;
-  /**
-   * Deleted rows between two VACUUMs of the outbox (a churning table needs it often).
-   * Default 2,000 on PostgreSQL, 20,000 on PGlite, where a VACUUM holds up every statement
-   * of the process while it runs.
-   */
+  /** Deleted rows between two VACUUMs of the outbox (default: `defaultVacuumEvery`). */
   vacuumEvery?: number;
 }
 
@@ -45,12 +41,18 @@ export function createRelay(options: RelayOptions) {
   const { database, logger, metrics } = options;
   const batchSize = options.batchSize ?? 500;
   const pollMs = options.pollMs ?? 1_000;
-  const vacuumEvery = options.vacuumEvery ?? (database.engine === "pglite" ? 20_000 : 2_000);
   let running = false;
   let loop: Promise<void> | undefined;
-  let deletedSinceVacuum = 0;
-  /** The outbox VACUUM running beside publishing, if any (never two at once). */
-  let vacuuming: Promise<void> | undefined;
+  /**
+   * Besides clearing the dead rows, its ANALYZE makes PostgreSQL plan again every prepared
+   * statement that writes the outbox (the API's create, the worker's claim and finish): plans
+   * made while `tasks` was small scan it sequentially, and nothing else replaces them until
+   * autovacuum gets to the table.
+   */
+  const vacuum = createQueueTableVacuum(database, "outbox", {
+    every: options.vacuumEvery,
+    onError: (error) => logger.warn({ err: error }, "outbox vacuum failed"),
+  });
   let unlisten: (() => Promise<void>) | undefined;
   // Woken by NOTIFY (a commit wrote outbox rows), a reconnect, or stop().
   const sleeper = createSleeper();
@@ -111,23 +113,9 @@ export function createRelay(options: RelayOptions) {
     return published;
   }
 
-  /**
-   * Counts what was deleted and vacuums the outbox every `vacuumEvery` rows, on another
-   * pooled connection while publishing goes on. Besides clearing the dead rows, its ANALYZE
-   * makes PostgreSQL plan again every prepared statement that writes the outbox (the API's
-   * create, the worker's claim and finish): plans made while `tasks` was small scan it
-   * sequentially, and nothing else replaces them until autovacuum gets to the table.
-   */
   function deleted(count: number) {
     stats.processed += count;
-    deletedSinceVacuum += count;
-    if (deletedSinceVacuum < vacuumEvery || vacuuming) return;
-    deletedSinceVacuum = 0;
-    vacuuming = vacuumOutbox(database.db)
-      .catch((error: unknown) => logger.warn({ err: error }, "outbox vacuum failed"))
-      .finally(() => {
-        vacuuming = undefined;
-      });
+    vacuum.deleted(count);
   }
 
   async function lead(lock: SessionLock) {
@@ -198,7 +186,7 @@ export function createRelay(options: RelayOptions) {
       running = false;
       sleeper.wake();
       await loop;
-      await vacuuming;
+      await vacuum.settled();
       await unlisten?.();
     },
   };

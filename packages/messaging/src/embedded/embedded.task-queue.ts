@@ -1,5 +1,5 @@
-import type { Database, DatabaseHandle, Kysely } from "@taskflow/db";
-import { sql } from "@taskflow/db";
+import type { Database, DatabaseHandle, Kysely, QueueTableVacuum } from "@taskflow/db";
+import { createQueueTableVacuum, sql } from "@taskflow/db";
 import type {
   ConsumeOptions,
   Delivery,
@@ -18,6 +18,10 @@ export interface EmbeddedTaskQueueOptions {
   pollMs?: number;
   /** Deliveries after which a message is dead-lettered without being handed out again. */
   deliveryLimit?: number;
+  /** Settled messages between two VACUUMs of queue_messages (default: `defaultVacuumEvery`). */
+  vacuumEvery?: number;
+  /** A VACUUM of queue_messages failed (the queue goes on; the next one may succeed). */
+  onError?: (error: Error) => void;
 }
 
 const QUEUE_CHANNEL = "taskflow_queue";
@@ -47,6 +51,11 @@ export function createEmbeddedTaskQueue(options: EmbeddedTaskQueueOptions): Task
   const pollMs = options.pollMs ?? 1_000;
   const deliveryLimit = options.deliveryLimit ?? 20;
   const consumers = new Set<EmbeddedConsumer>();
+  // Every message is deleted once settled: the table churns like the outbox.
+  const vacuum = createQueueTableVacuum(database, "queue_messages", {
+    every: options.vacuumEvery,
+    onError: options.onError ?? (() => {}),
+  });
 
   return {
     engine: "embedded",
@@ -72,11 +81,18 @@ export function createEmbeddedTaskQueue(options: EmbeddedTaskQueueOptions): Task
 
     async consume(onDelivery, consumeOptions: ConsumeOptions) {
       await releaseOrphanedLeases(database);
-      const consumer = new EmbeddedConsumer(db, queue, onDelivery, consumeOptions.prefetch, {
-        leaseMs,
-        pollMs,
-        deliveryLimit,
-      });
+      const consumer = new EmbeddedConsumer(
+        db,
+        queue,
+        onDelivery,
+        consumeOptions.prefetch,
+        {
+          leaseMs,
+          pollMs,
+          deliveryLimit,
+        },
+        vacuum,
+      );
       consumers.add(consumer);
       const unlisten = await database.listen(QUEUE_CHANNEL, (payload) => {
         if (payload === queue) consumer.wake();
@@ -140,6 +156,7 @@ export function createEmbeddedTaskQueue(options: EmbeddedTaskQueueOptions): Task
       // Settlements made after a subscription stopped (draining work) are written here.
       await Promise.all([...consumers].map((c) => c.stop()));
       consumers.clear();
+      await vacuum.settled();
     },
   };
 }
@@ -166,6 +183,7 @@ class EmbeddedConsumer {
     private readonly onDelivery: (delivery: Delivery) => void,
     private readonly prefetch: number,
     private readonly limits: { leaseMs: number; pollMs: number; deliveryLimit: number },
+    private readonly vacuum: QueueTableVacuum,
   ) {}
 
   get active() {
@@ -322,6 +340,7 @@ class EmbeddedConsumer {
         `.execute(trx);
       }
     });
+    this.vacuum.deleted(acked.length + dead.length);
   }
 
   private async renewLeases() {
