@@ -1,3 +1,5 @@
+import { once } from "node:events";
+import { connect } from "node:net";
 import { createTaskRepository } from "@taskflow/tasks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppFixture, openAppFixture, signUp } from "./app-fixture.ts";
@@ -123,6 +125,40 @@ describe("POST /api/tasks", () => {
       .where("owner_id", "=", user.id)
       .executeTakeFirst();
     expect(Number(count?.n)).toBe(0);
+  });
+
+  it("answers 413 over a real connection to a client still sending megabytes, instead of resetting it", async () => {
+    const { app } = fixture();
+    const user = await signUp(app);
+    const { port } = new URL(await app.listen({ host: "127.0.0.1", port: 0 }));
+    const socket = connect(Number(port), "127.0.0.1");
+    await once(socket, "connect");
+    // Like fetch, it reads the answer only once it has sent the whole body. Without a
+    // lingering close the server closes under it, and the reset discards the unread 413.
+    socket.pause();
+    const size = 8 * 1024 * 1024;
+    socket.write(
+      `POST /api/tasks HTTP/1.1\r\nHost: api\r\nAuthorization: ${user.auth.authorization}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`,
+    );
+    let failure: Error | undefined;
+    socket.on("error", (error) => {
+      failure ??= error;
+    });
+    const chunk = Buffer.alloc(64 * 1024, "x");
+    for (let sent = 0; sent < size && !failure; sent += chunk.length) {
+      if (!socket.write(chunk)) await Promise.race([once(socket, "drain"), once(socket, "close")]);
+    }
+    let answer = "";
+    socket.setEncoding("utf8").on("data", (text: string) => {
+      answer += text;
+    });
+    socket.resume();
+    await once(socket, "close");
+    expect(failure).toBeUndefined();
+    expect(answer).toMatch(
+      /^HTTP\/1\.1 413 .*\r\n[\s\S]*content-type: application\/problem\+json/i,
+    );
   });
 
   it("holds a task with run_at: PENDING until then, its queue message due at that time", async () => {

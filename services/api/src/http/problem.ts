@@ -8,6 +8,7 @@ import type {
   FastifyReply,
   FastifyRequest,
 } from "fastify";
+import { lingerOnRefusedBody } from "./lingering-close.ts";
 
 /** RFC 9457 problem details: every error this API answers has this shape. */
 export const ProblemSchema = Type.Object(
@@ -219,6 +220,7 @@ export function registerProblemHandlers(app: FastifyInstance) {
     if (status >= 400 && status < 500) {
       if (status === 429 && error.message)
         reply.header("retry-after", reply.getHeader("retry-after") ?? "60");
+      if (status === 413) lingerOnRefusedBody(request, reply);
       return sendProblem(reply, status, error.message);
     }
     if (isUnavailable(error)) {
