@@ -43,6 +43,14 @@ describe("migrate create", () => {
     await expect(createMigration("Bad Name", at, folder)).rejects.toThrow(/lowercase/);
   });
 
+  it("lists a long name as the formatter would write it, over two lines", async () => {
+    await createMigration("queue_tables_keep_their_pages", new Date(Date.UTC(2030, 0, 4)), folder);
+    const id = "2030_01_04_000000_queue_tables_keep_their_pages";
+    expect(readFileSync(path.join(folder, "index.ts"), "utf8")).toContain(
+      `  "${id}":\n    m${id},\n};`,
+    );
+  });
+
   it("writes a module that exports up and down", async () => {
     const file = await createMigration("second", new Date(Date.UTC(2030, 0, 3)), folder);
     const created = (await import(pathToFileURL(file).href)) as Migration;

@@ -99,9 +99,12 @@ export async function createMigration(
     throw new Error(`${indexFile} is not in the expected shape: add the migration by hand`);
   }
   await fs.writeFile(file, TEMPLATE, { flag: "wx" });
+  // As the formatter (biome.json: 100 columns) writes an entry too long for one line.
+  const entry =
+    `  "${id}": m${id},`.length > 100 ? `  "${id}":\n    m${id},` : `  "${id}": m${id},`;
   await fs.writeFile(
     indexFile,
-    `${index.slice(0, importsEnd)}\nimport * as m${id} from "./${id}.ts";${index.slice(importsEnd, listEnd)}  "${id}": m${id},\n${index.slice(listEnd)}`,
+    `${index.slice(0, importsEnd)}\nimport * as m${id} from "./${id}.ts";${index.slice(importsEnd, listEnd)}${entry}\n${index.slice(listEnd)}`,
   );
   return file;
 }
