@@ -103,7 +103,12 @@ export async function openRuntime(config: Config, service: string): Promise<Runt
         amqpUrl: config.amqp.url,
         database,
         onError: (error) =>
-          logger.warn({ err: error }, "RabbitMQ connection problem; reconnecting"),
+          logger.warn(
+            { err: error },
+            config.amqp.url
+              ? "RabbitMQ connection problem; reconnecting"
+              : "embedded event bus: maintenance failed",
+          ),
       });
       return eventBus;
     },

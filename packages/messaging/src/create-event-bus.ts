@@ -21,5 +21,9 @@ export function createEventBus(options: {
       ...(options.onError ? { onError: options.onError } : {}),
     });
   }
-  return createEmbeddedEventBus({ database: options.database, exchange });
+  return createEmbeddedEventBus({
+    database: options.database,
+    exchange,
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
 }

@@ -8,6 +8,8 @@ export interface EmbeddedEventBusOptions {
   exchange: string;
   /** Handed to each subscriber queue (tests shorten its poll). */
   pollMs?: number;
+  /** A subscriber queue's maintenance (its VACUUM of queue_messages) failed. */
+  onError?: (error: Error) => void;
 }
 
 /**
@@ -25,6 +27,7 @@ export function createEmbeddedEventBus(options: EmbeddedEventBusOptions): EventB
         database,
         queue: name,
         ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+        ...(options.onError ? { onError: options.onError } : {}),
       });
       queues.set(name, queue);
     }
