@@ -1,4 +1,4 @@
-import type { DatabaseHandle } from "@taskflow/db";
+import type { Database, DatabaseHandle, Kysely, RawBuilder } from "@taskflow/db";
 import { PREPARED, sql } from "@taskflow/db";
 import type {
   EventStream,
@@ -19,6 +19,60 @@ export interface EmbeddedEventStreamOptions {
 }
 
 const STREAM_CHANNEL = "taskflow_stream";
+
+/** A topic's partition count (fixed at its creation); throws if the topic does not exist. */
+export async function embeddedTopicPartitions(db: Kysely<Database>, topic: string) {
+  const row = await db
+    .selectFrom("stream_topics")
+    .select("partitions")
+    .where("topic", "=", topic)
+    .executeTakeFirst();
+  if (!row) throw new Error(`event stream: unknown topic "${topic}" (call ensureTopic first)`);
+  return row.partitions;
+}
+
+/**
+ * An append to the embedded stream as CTEs, for a statement whose CTE named `records` holds
+ * the records (columns `partition`, `event_id`, `key`, `value`, `headers`, and `ord`, their
+ * order within a partition): `append` is one, and a writer in the application database can
+ * add its events to the transaction that makes the change they describe (no outbox row, no
+ * relay) — if it computes partitions as `partitionOf` does.
+ *
+ * The partition rows are locked in one order (two appends cannot deadlock) and held until
+ * commit, so a partition's offsets become visible in the order they were handed out. A record
+ * whose partition row is missing gets no offset: the statement fails (NOT NULL) and writes
+ * nothing. `stream_stored` has a row per record stored; read `stream_woken` in the statement
+ * to wake consumers (a NOTIFY at commit).
+ */
+export function embeddedAppendCtes(topic: string, records: string): RawBuilder<unknown> {
+  const input = sql.table(records);
+  return sql`
+    stream_counts AS (SELECT partition, count(*) AS n FROM ${input} GROUP BY partition),
+    stream_locked AS (
+      SELECT partition FROM stream_partitions
+      WHERE topic = ${topic} AND partition IN (SELECT partition FROM stream_counts)
+      ORDER BY partition
+      FOR UPDATE
+    ),
+    stream_claimed AS (
+      UPDATE stream_partitions p SET next_offset = p.next_offset + c.n
+      FROM stream_counts c
+      WHERE p.topic = ${topic} AND p.partition = c.partition
+        AND p.partition IN (SELECT partition FROM stream_locked)
+      RETURNING p.partition, p.next_offset - c.n AS first_offset
+    ),
+    stream_stored AS (
+      INSERT INTO stream_records (topic, partition, "offset", event_id, key, value, headers)
+      SELECT ${topic}, r.partition,
+             c.first_offset + row_number() OVER (PARTITION BY r.partition ORDER BY r.ord) - 1,
+             r.event_id, r.key, r.value, r.headers
+      FROM ${input} r LEFT JOIN stream_claimed c USING (partition)
+      RETURNING partition
+    ),
+    stream_woken AS (
+      SELECT pg_notify(${STREAM_CHANNEL}, ${topic}) WHERE EXISTS (SELECT FROM stream_stored)
+    )`;
+}
 
 interface OffsetsRead {
   /** The next offset per partition once the batch is committed. */
@@ -45,16 +99,9 @@ export function createEmbeddedEventStream(options: EmbeddedEventStreamOptions): 
   const partitionCounts = new Map<string, number>();
 
   async function partitionCount(topic: string): Promise<number> {
-    const known = partitionCounts.get(topic);
-    if (known !== undefined) return known;
-    const row = await db
-      .selectFrom("stream_topics")
-      .select("partitions")
-      .where("topic", "=", topic)
-      .executeTakeFirst();
-    if (!row) throw new Error(`event stream: unknown topic "${topic}" (call ensureTopic first)`);
-    partitionCounts.set(topic, row.partitions);
-    return row.partitions;
+    const known = partitionCounts.get(topic) ?? (await embeddedTopicPartitions(db, topic));
+    partitionCounts.set(topic, known);
+    return known;
   }
 
   return {
@@ -78,11 +125,9 @@ export function createEmbeddedEventStream(options: EmbeddedEventStreamOptions): 
       if (records.length === 0) return;
       const partitions = await partitionCount(topic);
       const placed = records.map((r) => partitionOf(r.key, partitions));
-      // One statement (no BEGIN/COMMIT round trips): the partition rows are locked in one
-      // order (two appends cannot deadlock) and held until commit, so a partition's offsets
-      // become visible in the order they were handed out.
-      const { rows } = await sql<{ stored: number }>`${sql.raw(PREPARED)}
-        WITH input AS (
+      // One statement: no BEGIN/COMMIT round trips.
+      await sql`${sql.raw(PREPARED)}
+        WITH records AS (
           SELECT * FROM unnest(
             ${placed}::int[], ${records.map((r) => r.id)}::text[],
             ${records.map((r) => r.key)}::text[],
@@ -90,36 +135,9 @@ export function createEmbeddedEventStream(options: EmbeddedEventStreamOptions): 
             ${records.map((r) => JSON.stringify(r.headers ?? {}))}::jsonb[]
           ) WITH ORDINALITY AS r(partition, event_id, key, value, headers, ord)
         ),
-        counts AS (SELECT partition, count(*) AS n FROM input GROUP BY partition),
-        locked AS (
-          SELECT partition FROM stream_partitions
-          WHERE topic = ${topic} AND partition IN (SELECT partition FROM counts)
-          ORDER BY partition
-          FOR UPDATE
-        ),
-        claimed AS (
-          UPDATE stream_partitions p SET next_offset = p.next_offset + c.n
-          FROM counts c
-          WHERE p.topic = ${topic} AND p.partition = c.partition
-            AND p.partition IN (SELECT partition FROM locked)
-          RETURNING p.partition, p.next_offset - c.n AS first_offset
-        ),
-        stored AS (
-          INSERT INTO stream_records (topic, partition, "offset", event_id, key, value, headers)
-          SELECT ${topic}, i.partition,
-                 c.first_offset + row_number() OVER (PARTITION BY i.partition ORDER BY i.ord) - 1,
-                 i.event_id, i.key, i.value, i.headers
-          FROM input i JOIN claimed c USING (partition)
-          RETURNING partition
-        )
-        SELECT (SELECT count(*)::int FROM stored) AS stored, pg_notify(${STREAM_CHANNEL}, ${topic})
+        ${embeddedAppendCtes(topic, "records")}
+        SELECT (SELECT count(*) FROM stream_woken) AS woken
       `.execute(db);
-      // Only if a partition row went missing; what was stored is appended again by the caller
-      // (consumers dedupe by id).
-      if (rows[0]?.stored !== records.length)
-        throw new Error(
-          `event stream: "${topic}" is missing partitions (stored ${rows[0]?.stored})`,
-        );
     },
 
     async consume(topic, group, handle, consumeOptions) {
