@@ -3,9 +3,10 @@
 // only (a relay has no HTTP framework, gRPC or mail client in memory).
 import type { TokenService } from "@taskflow/auth";
 import { createHeartbeat, outboxLag, type ProcessStats } from "@taskflow/db";
+import { embeddedTopicPartitions } from "@taskflow/messaging";
 import { startOpsServer, tracerFor } from "@taskflow/observability";
 import { ORDERS_TOPIC } from "@taskflow/orders";
-import { createTaskRepository, TASKS_TOPIC } from "@taskflow/tasks";
+import { createTaskRepository, TASKS_TOPIC, type TaskEventRoute } from "@taskflow/tasks";
 import type { Runtime } from "./runtime.ts";
 import { tokenServiceFor } from "./runtime.ts";
 
@@ -163,7 +164,7 @@ async function validatorClient(url: string, tokens: TokenService) {
 export async function startWorker(rt: Runtime): Promise<RunningRole> {
   const { createWorker, taskHandlersFor } = await import("@taskflow/worker");
   const worker = createWorker({
-    tasks: createTaskRepository(rt.database.db),
+    tasks: createTaskRepository(rt.database.db, { taskEvents: await taskEventRoute(rt) }),
     queue: rt.taskQueue,
     handlers: taskHandlersFor(rt.config.chaos.effectUrl),
     logger: rt.logger.child({ role: "worker" }),
@@ -195,6 +196,19 @@ export async function startWorker(rt: Runtime): Promise<RunningRole> {
 const STREAM_TOPICS = [ORDERS_TOPIC, TASKS_TOPIC];
 /** Their partitions, fixed when the first role (relay or analytics) creates them. */
 const STREAM_PARTITIONS = 3;
+
+/**
+ * Without TASKFLOW_STREAM_URL the event stream is rows of the application database, so the
+ * worker appends the events of the tasks it ends itself, in the transaction that ends them:
+ * no outbox row, no relay round trip, one commit fewer (docs/ARCHITECTURE.md has the
+ * figures). On another engine they go through the outbox and the relay.
+ */
+async function taskEventRoute(rt: Runtime): Promise<TaskEventRoute> {
+  if (rt.config.stream.url) return { to: "outbox" };
+  await rt.eventStream().ensureTopic(TASKS_TOPIC, { partitions: STREAM_PARTITIONS });
+  const partitions = await embeddedTopicPartitions(rt.database.db, TASKS_TOPIC);
+  return { to: "embedded-stream", partitions };
+}
 
 export async function startRelay(rt: Runtime): Promise<RunningRole> {
   const [{ createRelay, outboxPublishers }, { ALERT_WEBHOOK_DESTINATION, alertWebhookPublisher }] =

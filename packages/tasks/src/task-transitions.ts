@@ -1,5 +1,5 @@
 import { OUTBOX_CHANNEL, type RawBuilder, sql } from "@taskflow/db";
-import { eventStreamDestination } from "@taskflow/messaging";
+import { embeddedAppendCtes, eventStreamDestination, partitionOf } from "@taskflow/messaging";
 import {
   TASK_DONE,
   TASK_EVENTS_CHANNEL,
@@ -69,19 +69,48 @@ export function taskEventId(task: RawBuilder<unknown>): RawBuilder<string> {
 }
 
 /**
- * CTEs that put outbox rows for the rows of the statement's `changed` CTE, and wake the relay
- * when they did:
- * - `queued`: a task-queue message for each row of `queueFrom` (with `id`, `type`,
- *   `priority`, and `available_at`: when the message is due);
- * - `task_events`: with `withEvents`, one outbox row for the `tasks` stream holding a
- *   task.done / task.failed event (an EventBatch, keyed by task id) for each row of `changed`
- *   that ended (with `owner_id`, `status`, `attempts`, `created_at`, `started_at`,
- *   `finished_at`): one row per statement, not one per task.
- * Read `QUEUED` in the statement so the wake-up runs.
+ * Where a statement puts the task.done / task.failed events of the tasks it ends:
+ * - `outbox`: one outbox row per statement (an EventBatch); the relay appends the events to
+ *   whichever engine the event stream runs on.
+ * - `embedded-stream`: straight into the embedded stream's log, in the same transaction, when
+ *   it lives in the application database (no TASKFLOW_STREAM_URL). No outbox row, no relay
+ *   round trip, no second commit; `partitions` is the `tasks` topic's partition count.
  */
-export function outboxCtes(options: { queueFrom?: string; withEvents?: boolean }) {
+export type TaskEventRoute = { to: "outbox" } | { to: "embedded-stream"; partitions: number };
+
+/** The envelope of the task.done / task.failed event of `task`, a row that ended. */
+function taskEventValue(task: string): RawBuilder<unknown> {
+  const t = sql.raw(task);
+  return sql`jsonb_build_object(
+    'id', ${taskEventId(t)},
+    'type', CASE ${t}.status WHEN 'DONE' THEN ${TASK_DONE} ELSE ${TASK_FAILED} END,
+    'occurred_at', ${t}.finished_at,
+    'schema_version', 1,
+    'data', jsonb_build_object(
+      'task_id', ${t}.id, 'owner_id', ${t}.owner_id, 'type', ${t}.type, 'status', ${t}.status,
+      'attempts', ${t}.attempts, 'created_at', ${t}.created_at, 'started_at', ${t}.started_at,
+      'finished_at', ${t}.finished_at))`;
+}
+
+/**
+ * CTEs that write what must follow the rows of the statement's `changed` CTE, and wake the
+ * relay when they wrote outbox rows:
+ * - `queued`: a task-queue message in the outbox for each row of `queueFrom` (with `id`,
+ *   `type`, `priority`, and `available_at`: when the message is due);
+ * - with `events`, a task.done / task.failed event (keyed by task id) for each row of
+ *   `changed` that ended (with `owner_id`, `type`, `status`, `attempts`, `created_at`,
+ *   `started_at`, `finished_at`, `traceparent`), by its route: `task_events`, one outbox row
+ *   (an EventBatch) per statement, not one per task; or `task_event_records` appended to the
+ *   embedded stream (`partitionOf` each task id, given as `ids` / `partitions` arrays).
+ * Read `QUEUED` in the statement so the wake-ups run.
+ */
+export function outboxCtes(options: {
+  queueFrom?: string;
+  events?: { route: TaskEventRoute; ids?: readonly string[] } | undefined;
+}) {
   const parts: RawBuilder<unknown>[] = [];
   const written: string[] = [];
+  let streamWoken = false;
   if (options.queueFrom) {
     written.push("queued");
     parts.push(sql`
@@ -95,7 +124,8 @@ export function outboxCtes(options: { queueFrom?: string; withEvents?: boolean }
       RETURNING 1
     )`);
   }
-  if (options.withEvents) {
+  const route = options.events?.route;
+  if (route?.to === "outbox") {
     written.push("task_events");
     // An EventBatch of packages/messaging, built here so it costs no round trip.
     parts.push(sql`
@@ -105,29 +135,39 @@ export function outboxCtes(options: { queueFrom?: string; withEvents?: boolean }
              jsonb_build_object('events', jsonb_agg(jsonb_build_object(
                'key', id::text,
                'headers', ${traceHeaders},
-               'event', jsonb_build_object(
-                 'id', ${taskEventId(sql.raw("changed"))},
-                 'type', CASE status WHEN 'DONE' THEN ${TASK_DONE} ELSE ${TASK_FAILED} END,
-                 'occurred_at', finished_at,
-                 'schema_version', 1,
-                 'data', jsonb_build_object(
-                   'task_id', id, 'owner_id', owner_id, 'type', type, 'status', status,
-                   'attempts', attempts, 'created_at', created_at, 'started_at', started_at,
-                   'finished_at', finished_at))) ORDER BY id))
+               'event', ${taskEventValue("changed")}) ORDER BY id))
       FROM changed
       WHERE status IN ('DONE', 'FAILED')
       HAVING count(*) > 0
       RETURNING 1
     )`);
+  } else if (route?.to === "embedded-stream") {
+    streamWoken = true;
+    const ids = options.events?.ids ?? [];
+    const partitions = ids.map((id) => partitionOf(id, route.partitions));
+    parts.push(sql`
+    task_event_records AS (
+      SELECT p.partition, ${taskEventId(sql.raw("changed"))}::text AS event_id,
+             changed.id::text AS key, ${taskEventValue("changed")} AS value,
+             ${traceHeaders} AS headers, row_number() OVER (ORDER BY changed.id) AS ord
+      FROM changed JOIN unnest(${ids}::uuid[], ${partitions}::int[]) AS p(id, partition)
+        ON p.id = changed.id
+      WHERE changed.status IN ('DONE', 'FAILED')
+    ),
+    ${embeddedAppendCtes(TASKS_TOPIC, "task_event_records")}`);
   }
   const any = sql.join(
     written.map((name) => sql`EXISTS (SELECT FROM ${sql.table(name)})`),
     sql` OR `,
   );
   parts.push(sql`
-    relay_woken AS (SELECT pg_notify(${OUTBOX_CHANNEL}, '') WHERE ${any})`);
+    relay_woken AS (SELECT pg_notify(${OUTBOX_CHANNEL}, '') WHERE ${written.length ? any : sql`false`})`);
+  parts.push(
+    sql`
+    woken AS (SELECT 1 FROM relay_woken ${streamWoken ? sql`UNION ALL SELECT 1 FROM stream_woken` : sql``})`,
+  );
   return sql.join(parts, sql`,`);
 }
 
-/** A select-list item that makes the statement run `relay_woken`. */
-export const QUEUED = sql`(SELECT count(*) FROM relay_woken)`;
+/** A select-list item that makes the statement run its wake-ups (`relay_woken`, `stream_woken`). */
+export const QUEUED = sql`(SELECT count(*) FROM woken)`;

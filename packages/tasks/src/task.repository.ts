@@ -16,7 +16,13 @@ import {
   retryDelayMs,
   TASK_STATUSES,
 } from "./task.ts";
-import { NOTICES, outboxCtes, QUEUED, transitionCtes } from "./task-transitions.ts";
+import {
+  NOTICES,
+  outboxCtes,
+  QUEUED,
+  type TaskEventRoute,
+  transitionCtes,
+} from "./task-transitions.ts";
 
 export interface NewTask {
   ownerId: string;
@@ -106,12 +112,24 @@ export interface RetryPolicy {
 
 const MAX_ERROR_LENGTH = 4_000;
 
+export interface TaskRepositoryOptions {
+  /**
+   * Where `finish` puts the events of the tasks it ends (default: the outbox). A claim that
+   * fails a task whose worker died (rare) always uses the outbox: so the only statement that
+   * locks stream partitions beside task counters is `finish`, in one order, and no two
+   * statements can wait on each other's locks in a cycle.
+   */
+  taskEvents?: TaskEventRoute;
+}
+
 /**
  * The task table's only writer. Every method that changes a status does it in one
- * transaction with its counters, its live notification and (where a message must follow)
- * its outbox row. Batch methods take many tasks at once: one commit, one fsync.
+ * transaction with its counters, its live notification and (where a message or an event must
+ * follow) its outbox row or stream record. Batch methods take many tasks at once: one commit,
+ * one fsync.
  */
-export function createTaskRepository(db: Kysely<Database>) {
+export function createTaskRepository(db: Kysely<Database>, options: TaskRepositoryOptions = {}) {
+  const taskEvents = options.taskEvents ?? { to: "outbox" };
   return {
     /**
      * Inserts tasks, their queue messages and their counters in one statement (one round
@@ -287,7 +305,7 @@ export function createTaskRepository(db: Kysely<Database>) {
                     t.created_at, t.started_at, t.finished_at, t.traceparent,
                     prev.status AS previous
         ),
-        ${outboxCtes({ withEvents: true })},
+        ${outboxCtes({ events: { route: { to: "outbox" } } })},
         ${transitionCtes("changed")}
         SELECT id, owner_id, type, payload, attempts, max_attempts, status, traceparent,
                ${NOTICES} AS notices, ${QUEUED} AS queued
@@ -350,7 +368,7 @@ export function createTaskRepository(db: Kysely<Database>) {
                     'PROCESSING'::text AS previous, o.retry_at AS available_at
         ),
         retrying AS (SELECT * FROM changed WHERE status = 'RETRYING'),
-        ${outboxCtes({ queueFrom: "retrying", withEvents: true })},
+        ${outboxCtes({ queueFrom: "retrying", events: { route: taskEvents, ids } })},
         ${transitionCtes("changed")}
         SELECT id, status, ${NOTICES} AS notices, ${QUEUED} AS queued FROM changed
       `.execute(db);
