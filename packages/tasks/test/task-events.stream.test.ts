@@ -149,7 +149,7 @@ function describeDirectEvents(engine: string, setup: () => Promise<Setup | undef
       expect(record?.headers).toEqual(fromOutbox?.headers);
     });
 
-    it("fails the whole finish, leaving the tasks PROCESSING, when the topic has no partitions", async () => {
+    it("fails the whole finish, leaving the tasks PROCESSING, when a partition row is missing", async () => {
       const missing = createTaskRepository(database.db, {
         // More partitions than the topic has: some keys land on a partition row that is missing.
         taskEvents: { to: "embedded-stream", partitions: 64 },
