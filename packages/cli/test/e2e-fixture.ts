@@ -50,6 +50,10 @@ export async function openRealEngines(prefix: string): Promise<RealEngines> {
     TASKFLOW_LOGIN_RATE_LIMIT: "1000",
   };
   const sql = new pg.Pool({ connectionString: database.url, max: 2 });
+  // pool.end() resolves once its clients are told to end, and the drop WITH (FORCE) that
+  // follows may reach a backend still closing: its 57P01 then comes to the pool, which
+  // throws it unless someone listens.
+  sql.on("error", () => {});
   const amqp = await amqplib.connect(testEngines.amqpUrl);
   amqp.on("error", () => {});
   try {

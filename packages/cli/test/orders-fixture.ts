@@ -147,6 +147,10 @@ export async function openOrdersStack(
   const taskQueue = uniqueName(`e2e.${prefix}.tasks`);
   let rabbit: RabbitMqSite | undefined;
   const sql = new pg.Pool({ connectionString: database.url, max: 2 });
+  // pool.end() resolves once its clients are told to end, and the drop WITH (FORCE) that
+  // follows may reach a backend still closing: its 57P01 then comes to the pool, which
+  // throws it unless someone listens.
+  sql.on("error", () => {});
   let smtp: TestSmtpServer | undefined;
   const started: RoleProcess[] = [];
   const operatorCredentials = newCredentials("operator");
