@@ -106,7 +106,8 @@ function taskEventValue(task: string): RawBuilder<unknown> {
  */
 export function outboxCtes(options: {
   queueFrom?: string;
-  events?: { route: TaskEventRoute; ids?: readonly string[] } | undefined;
+  /** `ids`: the statement's task ids (the embedded route places each event by its id). */
+  events?: { route: TaskEventRoute; ids: readonly string[] };
 }) {
   const parts: RawBuilder<unknown>[] = [];
   const written: string[] = [];
@@ -124,8 +125,8 @@ export function outboxCtes(options: {
       RETURNING 1
     )`);
   }
-  const route = options.events?.route;
-  if (route?.to === "outbox") {
+  const events = options.events;
+  if (events?.route.to === "outbox") {
     written.push("task_events");
     // An EventBatch of packages/messaging, built here so it costs no round trip.
     parts.push(sql`
@@ -141,9 +142,9 @@ export function outboxCtes(options: {
       HAVING count(*) > 0
       RETURNING 1
     )`);
-  } else if (route?.to === "embedded-stream") {
+  } else if (events?.route.to === "embedded-stream") {
     streamWoken = true;
-    const ids = options.events?.ids ?? [];
+    const { route, ids } = events;
     const partitions = ids.map((id) => partitionOf(id, route.partitions));
     parts.push(sql`
     task_event_records AS (

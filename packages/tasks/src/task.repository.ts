@@ -305,7 +305,7 @@ export function createTaskRepository(db: Kysely<Database>, options: TaskReposito
                     t.created_at, t.started_at, t.finished_at, t.traceparent,
                     prev.status AS previous
         ),
-        ${outboxCtes({ events: { route: { to: "outbox" } } })},
+        ${outboxCtes({ events: { route: { to: "outbox" }, ids } })},
         ${transitionCtes("changed")}
         SELECT id, owner_id, type, payload, attempts, max_attempts, status, traceparent,
                ${NOTICES} AS notices, ${QUEUED} AS queued

@@ -136,8 +136,9 @@ function describeDirectEvents(engine: string, setup: () => Promise<Setup | undef
     it("writes the same event the relay would have appended from the outbox", async () => {
       const [a] = await processing(viaOutbox, ownerId, 1);
       await viaOutbox.finish([{ taskId: a as string, attempt: 1, ok: true, result: 1 }], retry);
-      const [batch] = (await outboxEventRows()).map((r) => r.payload as EventBatch).slice(-1);
-      const fromOutbox = batch?.events.find((e) => e.key === a);
+      const fromOutbox = (await outboxEventRows())
+        .flatMap((r) => (r.payload as EventBatch).events)
+        .find((e) => e.key === a);
       const [b] = await processing(direct, ownerId, 1);
       await direct.finish([{ taskId: b as string, attempt: 1, ok: true, result: 1 }], retry);
       const [record] = await readKeys(stream, [b as string]);
