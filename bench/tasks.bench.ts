@@ -94,6 +94,8 @@ interface Options {
   pgUrl: string;
   amqpUrl: string;
   workerConcurrency: number | undefined;
+  /** TASKFLOW_NICE of the relay and the worker (real mode). */
+  nice: number;
   waitQuiet: number;
   warmup: number;
 }
@@ -111,6 +113,9 @@ const HELP = `Usage: npm run bench -- [options]
                               global fetch (default undici: the cheapest on the shared cores)
   --watch sse|poll            completion from GET /api/events (default), or from counters + SQL only
   --worker-concurrency K      TASKFLOW_WORKER_CONCURRENCY for the worker (default: TaskFlow's own)
+  --nice N                    TASKFLOW_NICE of the relay and the worker (real mode; default 10, as
+                              deploy/compose runs them: background roles yield the cores to the
+                              API; 0 = all at the same priority)
   --profile api,relay,worker  write V8 CPU profiles of those processes (node --cpu-prof)
   --warmup W                  before each measurement, W tasks from another user, driven the same
                               way and waited for until DONE, so that the figures are those of
@@ -140,6 +145,7 @@ function parseOptions(argv: string[]): Options {
       client: { type: "string", default: "undici" },
       watch: { type: "string", default: "sse" },
       "worker-concurrency": { type: "string" },
+      nice: { type: "string", default: "10" },
       profile: { type: "string", default: "" },
       keep: { type: "boolean", default: false },
       "wait-quiet": { type: "string", default: "60" },
@@ -206,9 +212,16 @@ function parseOptions(argv: string[]): Options {
       values["worker-concurrency"] === undefined
         ? undefined
         : positive("worker-concurrency", values["worker-concurrency"]),
+    nice: niceOption(values.nice),
     waitQuiet: Number(values["wait-quiet"]) || 0,
     warmup: values.warmup === "0" ? 0 : positive("warmup", values.warmup),
   };
+}
+
+function niceOption(value: string): number {
+  const nice = Number(value);
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error("--nice must be 0 … 19");
+  return nice;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,6 +386,8 @@ interface RunFigures {
   handler: string;
   client: ClientKind;
   watch: Watch;
+  /** The relay's and the worker's nice value (real mode). */
+  nice: number | undefined;
   accepted: number;
   failed: number;
   failures: Record<string, number>;
@@ -620,12 +635,16 @@ async function runPipeline(
         ? ["--cpu-prof", `--cpu-prof-dir=${path.join(profileDir, role)}`]
         : [];
     const started: { role: string; child: Child; port: number }[] = [];
-    const startRole = (role: string, command: string, port: number) => {
+    const startRole = (role: string, command: string, port: number, roleSettings = {}) => {
       const child = spawnChild(
         role,
         process.execPath,
         [...NODE_FLAGS, ...nodeArgs(role), CLI, command],
-        { env: roleEnv(port), cwd: ROOT, logFile: path.join(logs, `${role}.log`) },
+        {
+          env: { ...roleEnv(port), ...roleSettings },
+          cwd: ROOT,
+          logFile: path.join(logs, `${role}.log`),
+        },
       );
       onCleanup(`stop ${role}`, async () => {
         const how = await stopChild(child, 10_000);
@@ -662,8 +681,10 @@ async function runPipeline(
       }
       const [apiPort, relayPort, workerPort] = await freePorts(3);
       startRole("api", "api", apiPort as number);
-      startRole("relay", "relay", relayPort as number);
-      startRole("worker", "worker", workerPort as number);
+      // Background roles yield the cores to the API (TASKFLOW_NICE), as deploy/compose runs them.
+      const background = options.nice ? { TASKFLOW_NICE: String(options.nice) } : {};
+      startRole("relay", "relay", relayPort as number, background);
+      startRole("worker", "worker", workerPort as number, background);
     } else {
       const [port] = await freePorts(1);
       startRole("taskflow", "start", port as number);
@@ -850,6 +871,7 @@ async function runPipeline(
       handler: options.handler.name,
       client: options.client,
       watch: options.watch,
+      nice: mode === "real" ? options.nice : undefined,
       accepted,
       failed: driven.failed,
       failures: Object.fromEntries(driven.failures),
@@ -977,7 +999,7 @@ function targetsLine(run: RunFigures): string {
 function runBlock(run: RunFigures, raw: RawFigures | undefined): string {
   const lines: string[] = [];
   lines.push(
-    `mode ${run.mode}  N=${int(run.n)}  c=${run.concurrency}  handler ${run.handler}  client ${run.client}  watch ${run.watch}  (repetition ${run.repetition}; start-up ${dec(run.startupSeconds)} s)`,
+    `mode ${run.mode}  N=${int(run.n)}  c=${run.concurrency}  handler ${run.handler}  client ${run.client}  watch ${run.watch}${run.nice === undefined ? "" : `  relay+worker nice ${run.nice}`}  (repetition ${run.repetition}; start-up ${dec(run.startupSeconds)} s)`,
   );
   if (run.warmup) {
     const w = run.warmup;

@@ -183,6 +183,16 @@ describe("compose.yaml", () => {
     expect(worker.ports).toBeUndefined();
   });
 
+  it("runs the relay and the workers at a lower CPU priority than the API, with the same settings otherwise", () => {
+    const api = services.api?.environment ?? {};
+    for (const name of ["relay", "worker"]) {
+      const { TASKFLOW_NICE, ...rest } = services[name]?.environment ?? {};
+      expect(Number(TASKFLOW_NICE), name).toBeGreaterThan(0);
+      expect(rest, name).toEqual(api);
+    }
+    expect(api.TASKFLOW_NICE).toBeUndefined();
+  });
+
   it("keeps the engines' data in named volumes", () => {
     const mounts: Record<string, string> = {
       postgres: "/var/lib/postgresql/data",

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { setPriority } from "node:os";
 import path from "node:path";
 import { createTokenService, type TokenService } from "@taskflow/auth";
-import type { Config } from "@taskflow/config";
+import { type Config, ConfigError } from "@taskflow/config";
 import { createDatabase, type DatabaseHandle, migrationStatus } from "@taskflow/db";
 import {
   createEventBus,
@@ -24,6 +25,21 @@ import {
   shutdownTracing,
 } from "@taskflow/observability";
 
+/**
+ * Sets this process's nice value. A refusal (a negative value without CAP_SYS_NICE) stops
+ * start-up with a message naming the variable, as a bad value does.
+ */
+function setProcessPriority(nice: number): void {
+  try {
+    setPriority(nice);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError([
+      `TASKFLOW_NICE: cannot set this process's priority to ${nice} (${reason})`,
+    ]);
+  }
+}
+
 /** What every role is built from: one of each, shared when roles run in one process. */
 export interface Runtime {
   config: Config;
@@ -41,6 +57,10 @@ export interface Runtime {
 
 export async function openRuntime(config: Config, service: string): Promise<Runtime> {
   const logger = createLogger({ level: config.logLevel, service });
+  if (config.nice !== undefined) {
+    setProcessPriority(config.nice);
+    logger.info({ nice: config.nice }, "process priority set (TASKFLOW_NICE)");
+  }
   const metrics = createMetrics(service);
   // Off unless TASKFLOW_OTLP_ENDPOINT is set: then each role's spans go there (tracerFor).
   if (await initTracing({ otlpEndpoint: config.tracing.otlpEndpoint })) {

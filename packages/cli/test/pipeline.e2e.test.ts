@@ -1,3 +1,4 @@
+import { getPriority } from "node:os";
 import {
   killAllRoles,
   type RoleProcess,
@@ -32,7 +33,9 @@ describe.skipIf(!available)("TaskFlow as three processes on PostgreSQL and Rabbi
     engines = await openRealEngines("pipeline");
     [api, relay, worker] = await Promise.all([
       startRole("api", engines.env),
-      startRole("relay", engines.env),
+      // A background role yielding the CPU to the API, as deploy/compose runs it (a small
+      // value: the other test files' processes share these cores).
+      startRole("relay", { ...engines.env, TASKFLOW_NICE: "2" }),
       startRole("worker", { ...engines.env, TASKFLOW_RETRY_BASE_MS: "50" }),
     ]);
   }, 90_000);
@@ -41,6 +44,12 @@ describe.skipIf(!available)("TaskFlow as three processes on PostgreSQL and Rabbi
     await killAllRoles();
     await engines?.cleanup();
   }, 30_000);
+
+  it("when TASKFLOW_NICE is set, then that role runs at that CPU priority and the others as started", () => {
+    expect(getPriority(relay.pid)).toBe(2);
+    expect(getPriority(worker.pid)).toBe(getPriority(process.pid));
+    expect(getPriority(api.pid)).toBe(getPriority(process.pid));
+  });
 
   it("when a task fails more often than its max_attempts allow, then it ends FAILED after exactly two attempts and its message is in the dead-letter queue", async () => {
     const { client } = await signUp(api.url);

@@ -57,6 +57,15 @@ describe("loadConfig", () => {
     expect(loadConfig({ TASKFLOW_AMQP_URL: "", TASKFLOW_PORT: "" }).port).toBe(8080);
   });
 
+  it("takes a nice value from -20 to 19 and refuses anything else, naming TASKFLOW_NICE", () => {
+    expect(loadConfig({}).nice).toBeUndefined();
+    expect(loadConfig({ TASKFLOW_NICE: "10" }).nice).toBe(10);
+    expect(loadConfig({ TASKFLOW_NICE: "-20" }).nice).toBe(-20);
+    for (const bad of ["20", "-21", "1.5", "low"]) {
+      expect(() => loadConfig({ TASKFLOW_NICE: bad })).toThrow(/TASKFLOW_NICE/);
+    }
+  });
+
   it("derives the prefetch from the concurrency unless set", () => {
     expect(loadConfig({ TASKFLOW_WORKER_CONCURRENCY: "100" }).worker.prefetch).toBe(200);
     expect(loadConfig({ TASKFLOW_WORKER_PREFETCH: "7" }).worker.prefetch).toBe(7);

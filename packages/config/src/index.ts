@@ -124,6 +124,12 @@ const envSchema = z.object({
   TASKFLOW_WEB_DIR: z.string().min(1).optional(),
   TASKFLOW_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /**
+   * The process's CPU priority (Unix nice, -20 … 19), set at start-up. For background roles
+   * (worker, relay) that share cores with the API: they yield to requests, and what waits
+   * meanwhile is committed in bigger batches. Below 0 needs CAP_SYS_NICE.
+   */
+  TASKFLOW_NICE: z.coerce.number().int().min(-20).max(19).optional(),
+  /**
    * Test only (the chaos suite): registers the `chaos.effect` task type, whose side effect is
    * a POST to this URL (the suite's effects ledger). Unset in production: no such type.
    */
@@ -186,6 +192,8 @@ export interface Config {
   worker: { concurrency: number; prefetch: number; retryBaseMs: number; retryMaxMs: number };
   trustProxy: boolean;
   shutdownTimeoutMs: number;
+  /** TASKFLOW_NICE: the CPU priority the process sets itself at start-up; undefined: as started. */
+  nice: number | undefined;
   /** The chaos suite's effects ledger (TASKFLOW_CHAOS_EFFECT_URL); undefined: no `chaos.effect`. */
   chaos: { effectUrl: string | undefined };
   /**
@@ -312,6 +320,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     trustProxy: env.TASKFLOW_TRUST_PROXY,
     shutdownTimeoutMs: env.TASKFLOW_SHUTDOWN_TIMEOUT_MS,
+    nice: env.TASKFLOW_NICE,
     chaos: { effectUrl: env.TASKFLOW_CHAOS_EFFECT_URL },
     web: {
       dir:
