@@ -26,8 +26,10 @@ import {
 } from "@taskflow/observability";
 
 /**
- * Sets this process's nice value. A refusal (a negative value without CAP_SYS_NICE) stops
- * start-up with a message naming the variable, as a bad value does.
+ * Sets this process's nice value. (Linux keeps it per thread: this sets the main thread's,
+ * where the JavaScript runs, and threads started after inherit it; V8's helper threads keep
+ * theirs.) A refusal (below 0 without CAP_SYS_NICE) stops start-up with a message naming the
+ * variable, as a bad value does.
  */
 function setProcessPriority(nice: number): void {
   try {
