@@ -635,7 +635,12 @@ async function runPipeline(
         ? ["--cpu-prof", `--cpu-prof-dir=${path.join(profileDir, role)}`]
         : [];
     const started: { role: string; child: Child; port: number }[] = [];
-    const startRole = (role: string, command: string, port: number, roleSettings = {}) => {
+    const startRole = (
+      role: string,
+      command: string,
+      port: number,
+      roleSettings: NodeJS.ProcessEnv = {},
+    ) => {
       const child = spawnChild(
         role,
         process.execPath,
