@@ -26,20 +26,19 @@ export function eventStreams(app: FastifyInstance) {
   ) => {
     const raw = reply.raw;
     let unsubscribe: (() => void) | undefined;
-    let corked = false;
+    // One NOTIFY carries up to 50 changes, dispatched in one go: they are gathered until the
+    // next tick and leave as one write — one chunk of the chunked response and one system
+    // call, not one of each per event (the client parses one chunk, too).
+    let gathered = "";
+    const flush = () => {
+      const events = gathered;
+      gathered = "";
+      if (!raw.writableEnded && !raw.destroyed) raw.write(events);
+    };
     try {
       unsubscribe = await subscribe((event, data) => {
-        // One NOTIFY carries up to 50 changes, dispatched in one go: cork the socket until
-        // the next tick so they leave in one write, not one system call each.
-        if (!corked) {
-          corked = true;
-          raw.cork();
-          process.nextTick(() => {
-            corked = false;
-            raw.uncork();
-          });
-        }
-        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        if (gathered === "") process.nextTick(flush);
+        gathered += `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
       });
     } catch (error) {
       request.log.error({ err: error }, "cannot subscribe to task events");
