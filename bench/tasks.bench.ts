@@ -103,7 +103,7 @@ interface Options {
 const HELP = `Usage: npm run bench -- [options]
 
   --mode real|embedded|both   which engines (default real)
-  --n N                       tasks per run (default 5000)
+  --n N                       tasks per run (default 20000: see bench/README.md)
   --concurrency C[,C...]      concurrent HTTP clients, a list runs each (default 64)
   --handler sleep0            task: sleepN = sleep {ms:N}, echo = echo {} (default sleep0)
   --repeat R                  repeat everything R times; the summary gives median and range (default 1)
@@ -135,7 +135,7 @@ function parseOptions(argv: string[]): Options {
     strict: true,
     options: {
       mode: { type: "string", default: "real" },
-      n: { type: "string", default: "5000" },
+      n: { type: "string", default: "20000" },
       concurrency: { type: "string", default: "64" },
       handler: { type: "string", default: "sleep0" },
       repeat: { type: "string", default: "1" },
