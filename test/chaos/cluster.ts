@@ -9,6 +9,7 @@ import {
   runMigrations,
   signUp,
   startRole,
+  testPool,
 } from "@taskflow/testing";
 import {
   type ChaosPostgres,
@@ -26,7 +27,7 @@ import {
   startRabbitMq,
   startTaskLoad,
 } from "@taskflow/testing/chaos";
-import pg from "pg";
+import type pg from "pg";
 import { expect } from "vitest";
 
 export const TASK_QUEUE = "chaos.tasks";
@@ -96,8 +97,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
   await runMigrations(env);
   if (options.prepare) Object.assign(env, await options.prepare(env));
-  const sql = new pg.Pool({ connectionString: pgEngine.url, max: 3 });
-  sql.on("error", () => {});
+  const sql = testPool(pgEngine.url, 3);
   const controls = new Set<ChildProcess>();
   const cluster: Cluster = {
     pg: pgEngine,

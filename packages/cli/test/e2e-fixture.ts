@@ -6,10 +6,11 @@ import {
   runMigrations,
   type TestDatabase,
   testEngines,
+  testPool,
   uniqueName,
 } from "@taskflow/testing";
 import amqplib from "amqplib";
-import pg from "pg";
+import type pg from "pg";
 
 /** Whether PostgreSQL and RabbitMQ answer (skip without them; fail if TASKFLOW_REQUIRE_SERVICES=1). */
 export async function realEnginesAvailable(): Promise<boolean> {
@@ -49,11 +50,7 @@ export async function openRealEngines(prefix: string): Promise<RealEngines> {
     TASKFLOW_LOG_LEVEL: "warn",
     TASKFLOW_LOGIN_RATE_LIMIT: "1000",
   };
-  const sql = new pg.Pool({ connectionString: database.url, max: 2 });
-  // pool.end() resolves once its clients are told to end, and the drop WITH (FORCE) that
-  // follows may reach a backend still closing: its 57P01 then comes to the pool, which
-  // throws it unless someone listens.
-  sql.on("error", () => {});
+  const sql = testPool(database.url, 2);
   const amqp = await amqplib.connect(testEngines.amqpUrl);
   amqp.on("error", () => {});
   try {

@@ -4,10 +4,10 @@ import {
   engineAvailable,
   killAllRoles,
   startRole,
+  testPool,
   uniqueName,
   waitFor,
 } from "@taskflow/testing";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 
 const postgres = await engineAvailable("postgres");
@@ -27,11 +27,7 @@ describe.skipIf(!postgres)("heartbeats of `taskflow start`", () => {
 
   it("when every role runs in one process, then each beats under its own role, and a SIGTERM marks each stopped after it drained", async () => {
     const database = await createTestDatabase("taskflow_heartbeats");
-    const sql = new pg.Pool({ connectionString: database.url, max: 1 });
-    // pool.end() resolves once its clients are told to end, and the drop WITH (FORCE) that
-    // follows may reach a backend still closing: its 57P01 then comes to the pool, which
-    // throws it unless someone listens.
-    sql.on("error", () => {});
+    const sql = testPool(database.url, 1);
     try {
       // PostgreSQL (to read the rows while it runs), embedded queues.
       const started = await startRole("start", {

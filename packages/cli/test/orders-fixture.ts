@@ -23,11 +23,12 @@ import {
   type TestDatabase,
   type TestSmtpServer,
   testEngines,
+  testPool,
   uniqueName,
   waitFor,
 } from "@taskflow/testing";
 import { Redis } from "ioredis";
-import pg from "pg";
+import type pg from "pg";
 
 /**
  * The order flow on real engines, each role a `taskflow` process of its own: a database, a
@@ -146,11 +147,7 @@ export async function openOrdersStack(
   const jobQueue = uniqueName(`e2e.${prefix}.jobs`);
   const taskQueue = uniqueName(`e2e.${prefix}.tasks`);
   let rabbit: RabbitMqSite | undefined;
-  const sql = new pg.Pool({ connectionString: database.url, max: 2 });
-  // pool.end() resolves once its clients are told to end, and the drop WITH (FORCE) that
-  // follows may reach a backend still closing: its 57P01 then comes to the pool, which
-  // throws it unless someone listens.
-  sql.on("error", () => {});
+  const sql = testPool(database.url, 2);
   let smtp: TestSmtpServer | undefined;
   const started: RoleProcess[] = [];
   const operatorCredentials = newCredentials("operator");

@@ -102,6 +102,18 @@ export async function createTestDatabase(prefix = "taskflow_test"): Promise<Test
   };
 }
 
+/**
+ * A pool on a test database, for a test to read and write the engine directly. It listens for
+ * errors of idle clients: `pool.end()` resolves once its clients are told to end, and a
+ * `drop()` WITH (FORCE) right after may reach a backend still closing, whose 57P01 the pool
+ * would otherwise throw as an uncaught exception. A query on a broken client still rejects.
+ */
+export function testPool(url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on("error", () => {});
+  return pool;
+}
+
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
